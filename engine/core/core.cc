@@ -1,0 +1,102 @@
+#include "engine/core/core.h"
+
+#include <bit>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace hashmatch {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string Printable(char c) {
+  if (c >= 0x20 && c < 0x7f) return std::string{'\'', c, '\''};
+  return std::string{
+      'b', 'y', 't', 'e', ' ', '0', 'x', kHexDigits[(c >> 4) & 0xf], kHexDigits[c & 0xf]};
+}
+
+// The byte and bit that hold PDQ bit k (see SetPdqBit in core.h).
+struct PdqBitPosition {
+  int byte;
+  int bit;
+};
+constexpr PdqBitPosition LocatePdqBit(int k) {
+  const int word = k / 16;
+  const int bit_in_word = k % 16;
+  // Word `word` is printed at hex characters [4*(15-word), 4*(15-word)+4): its high byte first.
+  return {2 * (15 - word) + (bit_in_word < 8 ? 1 : 0), bit_in_word % 8};
+}
+
+}  // namespace
+
+template <std::size_t N, typename Tag>
+std::string FixedHash<N, Tag>::ToHex() const {
+  std::string out(2 * N, '0');
+  for (std::size_t i = 0; i < N; ++i) {
+    out[2 * i] = kHexDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kHexDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+template <typename H>
+absl::StatusOr<H> ParseHex(std::string_view hex) {
+  if (hex.size() != 2 * H::kSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(H::kName, ": expected ", 2 * H::kSize, " hex characters, got ", hex.size()));
+  }
+  H out;
+  for (std::size_t i = 0; i < H::kSize; ++i) {
+    const int hi = HexValue(hex[2 * i]);
+    const int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      const std::size_t pos = hi < 0 ? 2 * i : 2 * i + 1;
+      return absl::InvalidArgumentError(absl::StrCat(H::kName, ": ", Printable(hex[pos]),
+                                                     " at position ", pos, " is not a hex digit"));
+    }
+    out.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+template struct FixedHash<32, PdqTag>;
+template struct FixedHash<16, Md5Tag>;
+template struct FixedHash<20, Sha1Tag>;
+template struct FixedHash<32, Sha256Tag>;
+template absl::StatusOr<Pdq256> ParseHex<Pdq256>(std::string_view);
+template absl::StatusOr<Md5> ParseHex<Md5>(std::string_view);
+template absl::StatusOr<Sha1> ParseHex<Sha1>(std::string_view);
+template absl::StatusOr<Sha256> ParseHex<Sha256>(std::string_view);
+
+void SetPdqBit(Pdq256& hash, int k) {
+  const PdqBitPosition p = LocatePdqBit(k);
+  hash.bytes[p.byte] = static_cast<std::uint8_t>(hash.bytes[p.byte] | (1u << p.bit));
+}
+
+bool GetPdqBit(const Pdq256& hash, int k) {
+  const PdqBitPosition p = LocatePdqBit(k);
+  return (hash.bytes[p.byte] >> p.bit) & 1u;
+}
+
+int HammingDistance(const Pdq256& a, const Pdq256& b) {
+  int distance = 0;
+  for (std::size_t i = 0; i < Pdq256::kSize; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, &a.bytes[i], 8);
+    std::memcpy(&y, &b.bytes[i], 8);
+    distance += std::popcount(x ^ y);
+  }
+  return distance;
+}
+
+int PopCount(const Pdq256& hash) { return HammingDistance(hash, Pdq256{}); }
+
+}  // namespace hashmatch

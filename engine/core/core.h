@@ -1,0 +1,96 @@
+// engine/core: what every hashmatch module shares.
+//
+// Owns: the Status propagation macros (Debian's Abseil 20220623 has none), the hash value types
+// (Pdq256 and the MD5/SHA-1/SHA-256 digests) and their hex form. Hashes are plain values of raw
+// bytes; hex appears only at the edges (ParseHex / ToHex). No I/O, no dependency on other modules.
+// Everything here is a value type or a pure function: safe to use from any thread.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+// Returns from the enclosing function when `expr` (an absl::Status) is not OK.
+#define HM_RETURN_IF_ERROR(expr)                              \
+  do {                                                        \
+    if (absl::Status hm_status_ = (expr); !hm_status_.ok()) { \
+      return hm_status_;                                      \
+    }                                                         \
+  } while (false)
+
+#define HM_INTERNAL_CONCAT_(a, b) a##b
+#define HM_INTERNAL_CONCAT(a, b) HM_INTERNAL_CONCAT_(a, b)
+#define HM_INTERNAL_ASSIGN_OR_RETURN(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return std::move(tmp).status();     \
+  lhs = std::move(tmp).value()
+
+// `HM_ASSIGN_OR_RETURN(auto x, F());` evaluates F() (an absl::StatusOr<T>); on error it returns
+// the status from the enclosing function, otherwise it moves the value into `x`.
+#define HM_ASSIGN_OR_RETURN(lhs, expr) \
+  HM_INTERNAL_ASSIGN_OR_RETURN(HM_INTERNAL_CONCAT(hm_statusor_, __LINE__), lhs, expr)
+
+namespace hashmatch {
+
+// Note: Debian's Abseil 20220623 has its own absl::string_view, distinct from std::string_view;
+// absl::StrCat accepts std::string and const char* but not std::string_view.
+//
+// A hash of a fixed number of raw bytes. `Tag` names the kind for messages (Tag::kName) so that a
+// PDQ hash and a SHA-256 digest, both 32 bytes, are different types.
+template <std::size_t N, typename Tag>
+struct FixedHash {
+  static constexpr std::size_t kSize = N;
+  static constexpr const char* kName = Tag::kName;
+
+  std::array<std::uint8_t, N> bytes{};
+
+  friend auto operator<=>(const FixedHash&, const FixedHash&) = default;
+
+  // Lower-case hex, 2*N characters, first byte first.
+  std::string ToHex() const;
+};
+
+struct PdqTag {
+  static constexpr const char kName[] = "PDQ hash";
+};
+struct Md5Tag {
+  static constexpr const char kName[] = "MD5";
+};
+struct Sha1Tag {
+  static constexpr const char kName[] = "SHA-1";
+};
+struct Sha256Tag {
+  static constexpr const char kName[] = "SHA-256";
+};
+
+// PDQ: 256 bits. Bytes are in the order of the reference's hex string, so ToHex() prints exactly
+// what Meta's pdq-photo-hasher prints. Use SetPdqBit/GetPdqBit for the reference's bit numbering.
+using Pdq256 = FixedHash<32, PdqTag>;
+using Md5 = FixedHash<16, Md5Tag>;
+using Sha1 = FixedHash<20, Sha1Tag>;
+using Sha256 = FixedHash<32, Sha256Tag>;
+
+// Parses 2*H::kSize hex digits (either case, no prefix, no spaces). The error names the kind, the
+// expected and actual length, or the first bad character and its position.
+template <typename H>
+absl::StatusOr<H> ParseHex(std::string_view hex);
+
+// PDQ bit k (0..255) as the reference numbers it: k = 16*i + j is bit j of 16-bit word i, and the
+// hex string prints word 15 first. This is the only place that knows the layout.
+void SetPdqBit(Pdq256& hash, int k);
+bool GetPdqBit(const Pdq256& hash, int k);
+
+// Number of differing bits (0..256).
+int HammingDistance(const Pdq256& a, const Pdq256& b);
+
+// Number of set bits (0..256).
+int PopCount(const Pdq256& hash);
+
+}  // namespace hashmatch

@@ -1,0 +1,69 @@
+// tools/common: local hashing shared by the client tools (hashmatch, hashmatch-ingest).
+//
+// Owns: finding the input files under the paths a user gives, reading one file into memory with
+// a size bound, and turning its bytes into descriptors (PDQ + digests) through engine/media and
+// engine/hash, plus a small ordered parallel loop. Media stays in memory; nothing is written.
+// LocalHasher is not thread-safe (one per worker thread); the free functions are.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/hash/hash.h"
+#include "engine/media/media.h"
+
+namespace hashmatch::tools {
+
+// Expands files and folders (recursively, sorted, regular files only) into a list of files.
+// A path that does not exist or cannot be listed is an error naming it.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ListInputFiles(
+    const std::vector<std::string>& paths);
+
+// Reads a whole file, refusing one larger than `max_bytes` before reading it.
+[[nodiscard]] absl::StatusOr<std::vector<std::uint8_t>> ReadFileBounded(const std::string& path,
+                                                                        std::size_t max_bytes);
+
+struct ImageDescriptors {
+  media::ImageFormat format;
+  int width = 0;
+  int height = 0;
+  hash::PdqHash pdq;
+  std::optional<hash::PdqDihedralHashes> dihedral;  // with `dihedral` requested
+  hash::Digests digests;
+};
+
+class LocalHasher {
+ public:
+  explicit LocalHasher(media::ImageLimits limits = {}) : limits_(limits) {}
+
+  // Decodes `bytes` and computes PDQ (the dihedral set when asked: then `pdq` is its kOriginal,
+  // as `pdq-photo-hasher --pdqdih` prints) and the digests.
+  [[nodiscard]] absl::StatusOr<ImageDescriptors> HashImage(std::span<const std::uint8_t> bytes,
+                                                           bool dihedral);
+
+  // ReadFileBounded + HashImage.
+  [[nodiscard]] absl::StatusOr<ImageDescriptors> HashImageFile(const std::string& path,
+                                                               bool dihedral);
+
+  const media::ImageLimits& limits() const { return limits_; }
+
+ private:
+  media::ImageLimits limits_;
+  hash::PdqHasher pdq_;
+};
+
+// Runs work(thread, i) for i in [0, n) on `threads` threads and calls emit(i) in increasing i as
+// soon as item i and all before it are done, on the calling thread. `thread` is the worker's
+// index in [0, threads), for per-thread state such as a LocalHasher.
+void ParallelOrdered(std::size_t n, int threads, const std::function<void(int, std::size_t)>& work,
+                     const std::function<void(std::size_t)>& emit);
+
+// The number of worker threads to use by default: the machine's cores (at least 1).
+int DefaultThreads();
+
+}  // namespace hashmatch::tools

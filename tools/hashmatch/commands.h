@@ -1,0 +1,11 @@
+// The `hashmatch` client's subcommands. Each Add*Command registers its flags on `app` and sets
+// `*exit_code` when it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hashmatch::tools {
+
+void AddHashCommand(CLI::App& app, int* exit_code);
+
+}  // namespace hashmatch::tools
