@@ -125,11 +125,11 @@ LumaSize FillLuma(const PixelView& p, const PdqOptions& options, Scratch& s) {
 
 }  // namespace
 
-absl::StatusOr<PdqHash> PdqHasher::Hash(const PixelView& pixels) {
+absl::StatusOr<int> PdqHasher::ComputeDct(const PixelView& pixels, bool allow_64x64_shortcut) {
   HM_RETURN_IF_ERROR(Validate(pixels));
   Scratch& s = *scratch_;
   const LumaSize size = FillLuma(pixels, options_, s);
-  if (size.rows == 64 && size.cols == 64) {
+  if (allow_64x64_shortcut && size.rows == 64 && size.cols == 64) {
     // The reference uses a 64x64 input as the 64x64 buffer directly (no blur, no decimation).
     std::copy(s.buf1.begin(), s.buf1.end(), s.a64x64);
   } else {
@@ -137,26 +137,23 @@ absl::StatusOr<PdqHash> PdqHasher::Hash(const PixelView& pixels) {
                            s.sum.data(), size.rows, size.cols, kJaroszPasses);
     internal::Decimate64(s.buf1.data(), size.rows, size.cols, s.a64x64);
   }
-  PdqHash result;
-  result.quality = internal::Quality(s.a64x64);
   internal::Dct64To16(s.a64x64, s.t16x64, s.b16x16);
-  result.hash = internal::BitsFromDct(s.b16x16);
-  return result;
+  return internal::Quality(s.a64x64);
+}
+
+absl::StatusOr<PdqHash> PdqHasher::Hash(const PixelView& pixels) {
+  HM_ASSIGN_OR_RETURN(const int quality, ComputeDct(pixels, /*allow_64x64_shortcut=*/true));
+  return PdqHash{internal::BitsFromDct(scratch_->b16x16), quality};
 }
 
 absl::StatusOr<PdqDihedralHashes> PdqHasher::HashDihedral(const PixelView& pixels) {
-  HM_RETURN_IF_ERROR(Validate(pixels));
-  Scratch& s = *scratch_;
-  const LumaSize size = FillLuma(pixels, options_, s);
-  internal::JaroszFilter(s.buf1.data(), s.buf2.data(), s.lane_in.data(), s.lane_out.data(),
-                         s.sum.data(), size.rows, size.cols, kJaroszPasses);
-  internal::Decimate64(s.buf1.data(), size.rows, size.cols, s.a64x64);
+  // The reference's dihedral path has no 64x64 shortcut.
+  HM_ASSIGN_OR_RETURN(const int quality, ComputeDct(pixels, /*allow_64x64_shortcut=*/false));
   PdqDihedralHashes result;
-  result.quality = internal::Quality(s.a64x64);
-  internal::Dct64To16(s.a64x64, s.t16x64, s.b16x16);
+  result.quality = quality;
   for (int d = 0; d < 8; ++d) {
-    internal::DihedralOfDct(d, s.b16x16, s.aux16x16);
-    result.hashes[d] = internal::BitsFromDct(s.aux16x16);
+    internal::DihedralOfDct(d, scratch_->b16x16, scratch_->aux16x16);
+    result.hashes[d] = internal::BitsFromDct(scratch_->aux16x16);
   }
   return result;
 }
