@@ -100,8 +100,7 @@ void MihIndex::Build() {
 bool MihIndex::ProbesCheaperThanScan(int flips) const {
   // A probe costs about as much as a few dozen code comparisons (two cache misses); candidates
   // per probe average ntotal / 2^table_bits.
-  double probes = 0;
-  for (std::size_t c = 0; c < chunk_bits_.size(); ++c) probes += BallSize(table_bits_, flips);
+  const double probes = chunks() * BallSize(table_bits_, flips);
   const double per_probe = 32.0 + static_cast<double>(ntotal) / (1u << table_bits_);
   return probes * per_probe < static_cast<double>(ntotal);
 }

@@ -26,7 +26,8 @@ class MihIndex final : public faiss::IndexBinary {
  public:
   static constexpr int kCodeBytes = 32;
 
-  // `chunks` sub-codes (2..32). 11 suits radius 31: 2 flips per ~23-bit sub-code.
+  // `chunks` sub-codes (8..32, so each is at most 32 bits). 11 suits radius 31: 2 flips per
+  // ~23-bit sub-code.
   explicit MihIndex(int chunks = 11);
 
   // Appends n codes (labels continue from ntotal) and rebuilds the tables.
