@@ -1,6 +1,7 @@
 #include "engine/core/core.h"
 
 #include <bit>
+#include <cctype>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -98,5 +99,88 @@ int HammingDistance(const Pdq256& a, const Pdq256& b) {
 }
 
 int PopCount(const Pdq256& hash) { return HammingDistance(hash, Pdq256{}); }
+
+namespace {
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(a[i])) !=
+        std::toupper(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr DescriptorStatus kAllStatuses[] = {
+    DescriptorStatus::kCandidate, DescriptorStatus::kVerified, DescriptorStatus::kRejected,
+    DescriptorStatus::kRetracted};
+
+}  // namespace
+
+const char* SignalName(Signal signal) {
+  switch (signal) {
+    case Signal::kPdq:
+      return "PDQ";
+    case Signal::kMd5:
+      return "MD5";
+    case Signal::kSha1:
+      return "SHA1";
+    case Signal::kSha256:
+      return "SHA256";
+    case Signal::kVpdq:
+      return "VPDQ";
+    case Signal::kPhotoDna:
+      return "PHOTODNA";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<Signal> ParseSignal(std::string_view name) {
+  for (const Signal s : kAllSignals) {
+    if (EqualsIgnoringCase(name, SignalName(s))) return s;
+  }
+  return std::nullopt;
+}
+
+std::size_t SignalValueBytes(Signal signal) {
+  switch (signal) {
+    case Signal::kPdq:
+      return 32;
+    case Signal::kMd5:
+      return 16;
+    case Signal::kSha1:
+      return 20;
+    case Signal::kSha256:
+      return 32;
+    case Signal::kVpdq:
+      return 0;
+    case Signal::kPhotoDna:
+      return 144;
+  }
+  return 0;
+}
+
+const char* StatusName(DescriptorStatus status) {
+  switch (status) {
+    case DescriptorStatus::kCandidate:
+      return "CANDIDATE";
+    case DescriptorStatus::kVerified:
+      return "VERIFIED";
+    case DescriptorStatus::kRejected:
+      return "REJECTED";
+    case DescriptorStatus::kRetracted:
+      return "RETRACTED";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<DescriptorStatus> ParseStatus(std::string_view name) {
+  for (const DescriptorStatus s : kAllStatuses) {
+    if (EqualsIgnoringCase(name, StatusName(s))) return s;
+  }
+  return std::nullopt;
+}
 
 }  // namespace hashmatch

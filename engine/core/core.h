@@ -1,7 +1,8 @@
 // engine/core: what every hashmatch module shares.
 //
 // Owns: the Status propagation macros (Debian's Abseil 20220623 has none), the hash value types
-// (Pdq256 and the MD5/SHA-1/SHA-256 digests) and their hex form. Hashes are plain values of raw
+// (Pdq256 and the MD5/SHA-1/SHA-256 digests) and their hex form, and the descriptor vocabulary
+// every layer speaks (Signal, DescriptorStatus). Hashes are plain values of raw
 // bytes; hex appears only at the edges (ParseHex / ToHex). No I/O, no dependency on other modules.
 // Everything here is a value type or a pure function: safe to use from any thread.
 #pragma once
@@ -10,6 +11,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,5 +94,34 @@ int HammingDistance(const Pdq256& a, const Pdq256& b);
 
 // Number of set bits (0..256).
 int PopCount(const Pdq256& hash);
+
+// What a descriptor's value is. Numbers are stored on disk: never renumber.
+enum class Signal : std::uint8_t {
+  kPdq = 1,       // 32 bytes
+  kMd5 = 2,       // 16 bytes
+  kSha1 = 3,      // 20 bytes
+  kSha256 = 4,    // 32 bytes
+  kVpdq = 5,      // a video's frame hashes (variable)
+  kPhotoDna = 6,  // 144 bytes, opaque: import/export only
+};
+inline constexpr Signal kAllSignals[] = {Signal::kPdq,    Signal::kMd5,  Signal::kSha1,
+                                         Signal::kSha256, Signal::kVpdq, Signal::kPhotoDna};
+// "PDQ", "MD5", "SHA1", "SHA256", "VPDQ", "PHOTODNA".
+const char* SignalName(Signal signal);
+// Accepts the names above, any case.
+std::optional<Signal> ParseSignal(std::string_view name);
+// Bytes of a value of this signal; 0 when variable (VPDQ).
+std::size_t SignalValueBytes(Signal signal);
+
+// Where a descriptor is in its review. Numbers are stored on disk: never renumber.
+enum class DescriptorStatus : std::uint8_t {
+  kCandidate = 1,  // submitted (by ict), awaiting police review; matches only on request
+  kVerified = 2,   // matches by default
+  kRejected = 3,   // reviewed and refused: never matches
+  kRetracted = 4,  // withdrawn after verification: never matches
+};
+// "CANDIDATE", "VERIFIED", "REJECTED", "RETRACTED".
+const char* StatusName(DescriptorStatus status);
+std::optional<DescriptorStatus> ParseStatus(std::string_view name);
 
 }  // namespace hashmatch

@@ -1,30 +1,39 @@
 #include "index/internal/mih_index.h"
 
+#include <emmintrin.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissAssert.h>
-#include <faiss/utils/hamming.h>  // includes the inline HammingComputer32
 
 #include <algorithm>
 #include <bit>
 #include <climits>
 #include <cstring>
 #include <queue>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/core.h"
+#include "index/internal/binary_io.h"
+#include "index/internal/hamming_scan.h"
 
 namespace hashmatch::index::internal {
 namespace {
 
-// C(n, 0) + ... + C(n, k): sub-codes within k flips of one value.
+constexpr std::uint32_t kWideFlag = 0x80000000u;
+constexpr std::uint32_t kSaveMagic = 0x3148494D;  // "MIH1"
+
+// C(n, 0) + ... + C(n, k): bucket values within k flips of one value.
 double BallSize(int n, int k) {
   double total = 0, term = 1;
-  for (int i = 0; i <= k; ++i) {
+  for (int i = 0; i <= k && i <= n; ++i) {
     total += term;
     term = term * (n - i) / (i + 1);
   }
   return total;
 }
 
-// Calls visit(v) for every value v within `flips` bit flips of `value` over the low `bits` bits,
-// flipping bit positions in increasing order so that each value is visited once.
+// Calls visit(v) for every value within `flips` bit flips of `value` over bits [first_bit, bits),
+// flipping positions in increasing order so that each value is visited once.
 template <typename Visit>
 void ForEachWithinFlips(std::uint32_t value, int bits, int flips, int first_bit, Visit&& visit) {
   visit(value);
@@ -32,6 +41,28 @@ void ForEachWithinFlips(std::uint32_t value, int bits, int flips, int first_bit,
   for (int b = first_bit; b < bits; ++b) {
     ForEachWithinFlips(value ^ (1u << b), bits, flips - 1, b + 1, visit);
   }
+}
+
+// Sum of the first k (< 60) counts of a 64-byte offset line (counts at bytes 4..63), with SSE2's
+// sum-of-absolute-differences adding 8 bytes at a time.
+std::uint32_t PrefixCount(const void* line, int k) {
+  const auto* p = static_cast<const __m128i*>(line);
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i three = _mm_set1_epi8(3), end = _mm_set1_epi8(static_cast<char>(4 + k));
+  __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m128i total = zero;
+  for (int i = 0; i < 4; ++i) {
+    const __m128i keep = _mm_and_si128(_mm_cmpgt_epi8(index, three), _mm_cmplt_epi8(index, end));
+    total = _mm_add_epi64(total, _mm_sad_epu8(_mm_and_si128(_mm_load_si128(p + i), keep), zero));
+    index = _mm_add_epi8(index, _mm_set1_epi8(16));
+  }
+  return static_cast<std::uint32_t>(_mm_cvtsi128_si32(total) + _mm_extract_epi16(total, 4));
+}
+
+std::uint32_t LoadId(const std::uint8_t* ids, std::uint32_t k, int id_bytes) {
+  std::uint32_t v;
+  std::memcpy(&v, ids + static_cast<std::size_t>(k) * id_bytes, 4);  // tables carry 1 pad byte
+  return id_bytes == 4 ? v : v & 0xFFFFFFu;
 }
 
 }  // namespace
@@ -60,104 +91,277 @@ std::uint32_t MihIndex::SubCode(const std::uint8_t* code, int chunk) const {
   return static_cast<std::uint32_t>(v & ((std::uint64_t{1} << bits) - 1));
 }
 
-void MihIndex::add(int64_t n, const std::uint8_t* x) {
-  FAISS_THROW_IF_NOT_MSG(ntotal + n <= INT32_MAX, "MihIndex: too many codes");
-  codes_.insert(codes_.end(), x, x + n * kCodeBytes);
-  ntotal += n;
-  Build();
-}
-
-void MihIndex::reset() {
-  codes_.clear();
-  tables_.clear();
-  ntotal = 0;
-}
-
-void MihIndex::Build() {
-  // About one code per bucket: enough buckets to keep candidates few, few enough to keep the
-  // offsets no larger than the ids.
-  const int want =
-      std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(ntotal))));
-  table_bits_ = std::min(want, *std::min_element(chunk_bits_.begin(), chunk_bits_.end()));
-  const std::uint32_t buckets = 1u << table_bits_, mask = buckets - 1;
-  tables_.assign(chunk_start_.size(), Table{});
-  for (std::size_t c = 0; c < tables_.size(); ++c) {
-    Table& t = tables_[c];
-    t.offsets.assign(buckets + 1, 0);
-    for (int64_t i = 0; i < ntotal; ++i) {
-      ++t.offsets[(SubCode(&codes_[i * kCodeBytes], static_cast<int>(c)) & mask) + 1];
-    }
-    for (std::uint32_t b = 0; b < buckets; ++b) t.offsets[b + 1] += t.offsets[b];
-    t.ids.resize(ntotal);
-    std::vector<std::uint32_t> fill(t.offsets.begin(), t.offsets.end() - 1);
-    for (int64_t i = 0; i < ntotal; ++i) {
-      const std::uint32_t bucket = SubCode(&codes_[i * kCodeBytes], static_cast<int>(c)) & mask;
-      t.ids[fill[bucket]++] = static_cast<std::uint32_t>(i);
-    }
+std::pair<std::uint32_t, std::uint32_t> MihIndex::BucketRange(const Table& table,
+                                                              std::uint32_t bucket) const {
+  const std::uint32_t line_index = bucket / kBucketsPerLine;
+  const int k = static_cast<int>(bucket % kBucketsPerLine);
+  const OffsetLine& line = table.lines[line_index];
+  if (line.base & kWideFlag) {
+    const std::uint32_t* wide = &table.wide[(line.base & ~kWideFlag) * (kBucketsPerLine + 1)];
+    return {wide[k], wide[k + 1]};
   }
+  const std::uint32_t begin = line.base + PrefixCount(&line, k);
+  return {begin, begin + line.counts[k]};
 }
 
-bool MihIndex::ProbesCheaperThanScan(int flips) const {
-  // A probe costs about as much as a few dozen code comparisons (two cache misses); candidates
-  // per probe average ntotal / 2^table_bits.
-  const double probes = chunks() * BallSize(table_bits_, flips);
-  const double per_probe = 32.0 + static_cast<double>(ntotal) / (1u << table_bits_);
-  return probes * per_probe < static_cast<double>(ntotal);
-}
-
-void MihIndex::ScanRange(const std::uint8_t* query, int max_distance,
-                         std::vector<std::pair<int64_t, int>>* out) const {
-  const faiss::HammingComputer32 hc(query, kCodeBytes);
-  for (int64_t i = 0; i < ntotal; ++i) {
-    const int distance = hc.hamming(&codes_[i * kCodeBytes]);
-    if (distance <= max_distance) out->emplace_back(i, distance);
-  }
-}
-
-void MihIndex::RangeSearchOne(const std::uint8_t* query, int max_distance,
-                              std::vector<std::pair<int64_t, int>>* out) const {
-  out->clear();
-  if (ntotal == 0 || max_distance < 0) return;
-  const int flips = max_distance / chunks();
-  if (!ProbesCheaperThanScan(flips)) {
-    ScanRange(query, max_distance, out);
-    return;
-  }
-  const faiss::HammingComputer32 hc(query, kCodeBytes);
-  const std::uint32_t mask = (1u << table_bits_) - 1;
-  for (int c = 0; c < chunks(); ++c) {
-    const Table& t = tables_[c];
-    // Flips above table_bits_ land in the same bucket: enumerate only the bucket bits, with the
-    // same flip budget (a superset of the sub-codes within `flips`).
-    ForEachWithinFlips(SubCode(query, c) & mask, table_bits_, flips, 0, [&](std::uint32_t b) {
-      for (std::uint32_t k = t.offsets[b]; k < t.offsets[b + 1]; ++k) {
-        const std::uint32_t id = t.ids[k];
-        const int distance = hc.hamming(&codes_[static_cast<std::size_t>(id) * kCodeBytes]);
-        if (distance <= max_distance) out->emplace_back(id, distance);
+MihIndex::Table MihIndex::MakeTable(const std::vector<std::uint32_t>& counts) const {
+  Table table;
+  const std::size_t lines = (counts.size() + kBucketsPerLine - 1) / kBucketsPerLine;
+  table.lines.resize(lines);
+  std::uint32_t offset = 0;
+  for (std::size_t l = 0; l < lines; ++l) {
+    OffsetLine& line = table.lines[l];
+    std::memset(&line, 0, sizeof(line));
+    const std::size_t first = l * kBucketsPerLine;
+    const std::size_t last = std::min(counts.size(), first + kBucketsPerLine);
+    const bool wide = std::any_of(counts.begin() + static_cast<std::ptrdiff_t>(first),
+                                  counts.begin() + static_cast<std::ptrdiff_t>(last),
+                                  [](std::uint32_t c) { return c >= 255; });
+    if (wide) {
+      line.base = kWideFlag | static_cast<std::uint32_t>(table.wide.size() / (kBucketsPerLine + 1));
+      for (std::size_t b = first; b < first + kBucketsPerLine; ++b) {
+        table.wide.push_back(offset);
+        if (b < last) offset += counts[b];
       }
+      table.wide.push_back(offset);
+    } else {
+      line.base = offset;
+      for (std::size_t b = first; b < last; ++b) {
+        line.counts[b - first] = static_cast<std::uint8_t>(counts[b]);
+        offset += counts[b];
+      }
+    }
+  }
+  return table;
+}
+
+// Counting sort of positions by this chunk's bucket: the ids of each bucket are ascending.
+void MihIndex::FillIds(int chunk, Table* table) const {
+  const std::size_t n = size();
+  const std::uint32_t buckets = 1u << table_bits_, mask = buckets - 1;
+  std::vector<std::uint32_t> counts(buckets, 0);
+  for (std::size_t i = 0; i < n; ++i) ++counts[SubCode(code(i), chunk) & mask];
+  *table = MakeTable(counts);
+  std::vector<std::uint32_t> next(buckets);
+  for (std::uint32_t b = 0, offset = 0; b < buckets; ++b) {
+    next[b] = offset;
+    offset += counts[b];
+  }
+  table->ids.assign(n * id_bytes_ + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t at = next[SubCode(code(i), chunk) & mask]++;
+    const auto position = static_cast<std::uint32_t>(i);
+    std::memcpy(&table->ids[static_cast<std::size_t>(at) * id_bytes_], &position, id_bytes_);
+  }
+}
+
+void MihIndex::Build(std::span<const std::uint8_t> codes, std::span<const std::uint32_t> labels,
+                     int threads, std::vector<std::uint32_t>* order) {
+  const std::size_t n = labels.size();
+  FAISS_THROW_IF_NOT_MSG(codes.size() == n * kCodeBytes, "MihIndex: codes/labels size mismatch");
+  FAISS_THROW_IF_NOT_MSG(n < kWideFlag, "MihIndex: too many codes");
+  // Between one and two codes per bucket: enough buckets to keep candidates few, few enough to
+  // keep the offset lines smaller than the id lists.
+  const int min_bits = *std::min_element(chunk_bits_.begin(), chunk_bits_.end());
+  table_bits_ = n < 2 ? 0 : std::min(static_cast<int>(std::bit_width(n)) - 1, min_bits);
+  id_bytes_ = n <= (1u << 24) ? 3 : 4;
+  const std::uint32_t buckets = 1u << table_bits_, mask = buckets - 1;
+  tables_.assign(chunks(), Table{});
+
+  // Chunk 0: sort the codes themselves by bucket, so that its buckets are ranges of positions.
+  std::vector<std::uint32_t> counts(buckets, 0);
+  for (std::size_t i = 0; i < n; ++i) ++counts[SubCode(&codes[i * kCodeBytes], 0) & mask];
+  tables_[0] = MakeTable(counts);
+  std::vector<std::uint32_t> next(buckets);
+  for (std::uint32_t b = 0, offset = 0; b < buckets; ++b) {
+    next[b] = offset;
+    offset += counts[b];
+  }
+  codes_.assign(n * kCodeBytes, 0);
+  labels_.assign(n, 0);
+  if (order) order->assign(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t at = next[SubCode(&codes[i * kCodeBytes], 0) & mask]++;
+    if (order) (*order)[at] = static_cast<std::uint32_t>(i);
+    std::memcpy(&codes_[static_cast<std::size_t>(at) * kCodeBytes], &codes[i * kCodeBytes],
+                kCodeBytes);
+    labels_[at] = labels[i];
+  }
+  counts = {};
+  next = {};
+
+  // Chunks 1..m-1 are independent.
+  const int workers = std::clamp(threads, 1, chunks() - 1);
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) {
+    pool.emplace_back([this, w, workers] {
+      for (int c = 1 + w; c < chunks(); c += workers) FillIds(c, &tables_[c]);
     });
   }
-  // A code close on several chunks is found once per chunk.
-  std::sort(out->begin(), out->end());
-  out->erase(std::unique(out->begin(), out->end()), out->end());
+  for (std::thread& t : pool) t.join();
+  ntotal = static_cast<idx_t>(n);
 }
+
+double MihIndex::ProbeCost(int flips) const {
+  // Measured shape, in nanoseconds: a probe costs a few cache misses (offset line, ids), each
+  // candidate one more (its code); a scan reads a code in about a nanosecond.
+  const double probes = chunks() * BallSize(table_bits_, flips);
+  const double candidates = probes * static_cast<double>(size()) / (1u << table_bits_);
+  return probes * 30 + candidates * 15;
+}
+
+bool MihIndex::ScansAt(int max_distance) const {
+  return ProbeCost(max_distance / chunks()) > static_cast<double>(size()) * 1.0;
+}
+
+void MihIndex::FindWithin(const std::uint8_t* query, int max_distance,
+                          std::vector<std::uint32_t>* positions) const {
+  if (size() == 0 || max_distance < 0) return;
+  if (ScansAt(max_distance)) {
+    ScanWithinOne(codes_.data(), size(), query, max_distance, positions);
+    return;
+  }
+  // Three passes so that the cache misses of one pass overlap: bucket lines, then id lists,
+  // then candidate codes, each prefetched a pass ahead.
+  thread_local std::vector<std::uint32_t> buckets;
+  thread_local std::vector<Probe> probes;
+  thread_local std::vector<std::uint32_t> candidates;
+  const int flips = max_distance / chunks();
+  const std::uint32_t mask = (1u << table_bits_) - 1;
+  probes.clear();
+  for (int c = 0; c < chunks(); ++c) {
+    const Table& table = tables_[c];
+    buckets.clear();
+    // Flips above table_bits_ land in the same bucket: enumerate only the bucket bits.
+    ForEachWithinFlips(SubCode(query, c) & mask, table_bits_, flips, 0, [&](std::uint32_t b) {
+      __builtin_prefetch(&table.lines[b / kBucketsPerLine]);
+      buckets.push_back(b);
+    });
+    for (const std::uint32_t b : buckets) {
+      const auto [begin, end] = BucketRange(table, b);
+      if (begin == end) continue;
+      probes.push_back({begin, end, c});
+      __builtin_prefetch(c == 0 ? code(begin) : &table.ids[std::size_t{begin} * id_bytes_]);
+    }
+  }
+  candidates.clear();
+  for (const Probe& probe : probes) {
+    if (probe.chunk == 0) {
+      for (std::uint32_t k = probe.begin; k < probe.end; ++k) candidates.push_back(k);
+      continue;
+    }
+    const std::uint8_t* ids = tables_[probe.chunk].ids.data();
+    for (std::uint32_t k = probe.begin; k < probe.end; ++k) {
+      const std::uint32_t position = LoadId(ids, k, id_bytes_);
+      __builtin_prefetch(code(position));
+      candidates.push_back(position);
+    }
+  }
+  const std::size_t first = positions->size();
+  for (const std::uint32_t position : candidates) {
+    if (Distance256(query, code(position)) <= max_distance) positions->push_back(position);
+  }
+  // A code close on several chunks is found once per chunk.
+  std::sort(positions->begin() + static_cast<std::ptrdiff_t>(first), positions->end());
+  positions->erase(
+      std::unique(positions->begin() + static_cast<std::ptrdiff_t>(first), positions->end()),
+      positions->end());
+}
+
+std::size_t MihIndex::MemoryBytes() const {
+  std::size_t bytes = codes_.capacity() + 4 * labels_.capacity();
+  for (const Table& t : tables_) {
+    bytes += t.lines.capacity() * sizeof(OffsetLine) + 4 * t.wide.capacity() + t.ids.capacity();
+  }
+  return bytes;
+}
+
+void MihIndex::Save(BinaryWriter& out) const {
+  out.Pod(kSaveMagic);
+  out.Pod<std::int32_t>(chunks());
+  out.Pod<std::int32_t>(table_bits_);
+  out.Pod<std::int32_t>(id_bytes_);
+  out.Vector(codes_);
+  out.Vector(labels_);
+  for (const Table& t : tables_) {
+    out.Vector(t.lines);
+    out.Vector(t.wide);
+    out.Vector(t.ids);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<MihIndex>> MihIndex::Load(BinaryReader& in) {
+  std::uint32_t magic = 0;
+  std::int32_t chunks = 0, table_bits = 0, id_bytes = 0;
+  if (in.Pod(&magic, "MIH magic") && magic != kSaveMagic) in.Fail("MIH magic", "is wrong");
+  in.Pod(&chunks, "MIH chunks");
+  in.Pod(&table_bits, "MIH table bits");
+  in.Pod(&id_bytes, "MIH id bytes");
+  HM_RETURN_IF_ERROR(in.status());
+  if (chunks < 8 || chunks > 32 || table_bits < 0 || table_bits > 32 ||
+      (id_bytes != 3 && id_bytes != 4)) {
+    return absl::DataLossError(absl::StrCat("MIH header out of range: chunks ", chunks,
+                                            ", table bits ", table_bits, ", id bytes ", id_bytes));
+  }
+  auto index = std::make_unique<MihIndex>(chunks);
+  index->table_bits_ = table_bits;
+  index->id_bytes_ = id_bytes;
+  const std::uint64_t limit = in.remaining();
+  in.Vector(&index->codes_, limit, "MIH codes");
+  in.Vector(&index->labels_, limit, "MIH labels");
+  const std::size_t n = index->labels_.size();
+  const std::size_t lines =
+      ((std::size_t{1} << table_bits) + kBucketsPerLine - 1) / kBucketsPerLine;
+  for (int c = 0; c < chunks && in.status().ok(); ++c) {
+    Table& t = index->tables_.emplace_back();
+    in.Vector(&t.lines, limit, "MIH offset lines");
+    in.Vector(&t.wide, limit, "MIH wide offsets");
+    in.Vector(&t.ids, limit, "MIH ids");
+    if (in.status().ok() &&
+        (t.lines.size() != lines || t.wide.size() % (kBucketsPerLine + 1) != 0 ||
+         t.ids.size() != (c == 0 ? 0 : n * id_bytes + 1))) {
+      in.Fail("MIH table", absl::StrCat("of chunk ", c, " has inconsistent sizes"));
+    }
+  }
+  HM_RETURN_IF_ERROR(in.status());
+  if (index->codes_.size() != n * kCodeBytes) {
+    return absl::DataLossError("MIH codes and labels differ in count");
+  }
+  // Offsets and ids are trusted only as far as the file's checksum vouches for them; the
+  // snapshot reader checks that before calling here.
+  index->ntotal = static_cast<idx_t>(n);
+  return index;
+}
+
+void MihIndex::add(int64_t n, const std::uint8_t* x) {
+  FAISS_THROW_IF_NOT_MSG(ntotal + n < kWideFlag, "MihIndex: too many codes");
+  std::vector<std::uint8_t> all(static_cast<std::size_t>(ntotal + n) * kCodeBytes);
+  std::vector<std::uint32_t> labels(static_cast<std::size_t>(ntotal + n));
+  for (std::uint32_t p = 0; p < size(); ++p) {
+    std::memcpy(&all[std::size_t{label(p)} * kCodeBytes], code(p), kCodeBytes);
+  }
+  std::memcpy(&all[static_cast<std::size_t>(ntotal) * kCodeBytes], x,
+              static_cast<std::size_t>(n) * kCodeBytes);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint32_t>(i);
+  Build(all, labels, 1);
+}
+
+void MihIndex::reset() { Build({}, {}, 1); }
 
 void MihIndex::range_search(int64_t n, const std::uint8_t* x, int radius,
                             faiss::RangeSearchResult* result,
                             const faiss::SearchParameters* /*params*/) const {
-  std::vector<std::vector<std::pair<int64_t, int>>> hits(n);
-  // Queries are independent: spread a batch over the cores, as FAISS's own indexes do.
-#pragma omp parallel for schedule(dynamic, 16) if (n > 16)
-  for (int64_t q = 0; q < n; ++q) RangeSearchOne(x + q * kCodeBytes, radius - 1, &hits[q]);
+  std::vector<std::vector<std::uint32_t>> hits(n);
+  for (int64_t q = 0; q < n; ++q) FindWithin(x + q * kCodeBytes, radius - 1, &hits[q]);
   // FAISS quirk: do_allocation() wants each query's *count* in lims[q] and turns lims into
   // offsets itself.
   for (int64_t q = 0; q < n; ++q) result->lims[q] = hits[q].size();
   result->do_allocation();
   for (int64_t q = 0; q < n; ++q) {
     std::size_t at = result->lims[q];
-    for (const auto& [label, distance] : hits[q]) {
-      result->labels[at] = label;
-      result->distances[at++] = static_cast<float>(distance);
+    for (const std::uint32_t position : hits[q]) {
+      result->labels[at] = label(position);
+      result->distances[at++] = static_cast<float>(Distance256(x + q * kCodeBytes, code(position)));
     }
   }
 }
@@ -165,10 +369,9 @@ void MihIndex::range_search(int64_t n, const std::uint8_t* x, int radius,
 void MihIndex::search(int64_t n, const std::uint8_t* x, int64_t k, std::int32_t* distances,
                       int64_t* labels, const faiss::SearchParameters* /*params*/) const {
   for (int64_t q = 0; q < n; ++q) {
-    const faiss::HammingComputer32 hc(x + q * kCodeBytes, kCodeBytes);
     std::priority_queue<std::pair<int, int64_t>> best;  // max-heap of the k best
-    for (int64_t i = 0; i < ntotal; ++i) {
-      const std::pair<int, int64_t> item{hc.hamming(&codes_[i * kCodeBytes]), i};
+    for (std::uint32_t p = 0; p < size(); ++p) {
+      const std::pair<int, int64_t> item{Distance256(x + q * kCodeBytes, code(p)), label(p)};
       if (static_cast<int64_t>(best.size()) < k) {
         best.push(item);
       } else if (item < best.top()) {
@@ -183,12 +386,6 @@ void MihIndex::search(int64_t n, const std::uint8_t* x, int64_t k, std::int32_t*
       if (have) best.pop();
     }
   }
-}
-
-std::size_t MihIndex::MemoryBytes() const {
-  std::size_t bytes = codes_.capacity();
-  for (const Table& t : tables_) bytes += 4 * (t.offsets.capacity() + t.ids.capacity());
-  return bytes;
 }
 
 }  // namespace hashmatch::index::internal

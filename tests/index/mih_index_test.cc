@@ -8,6 +8,8 @@
 #include <random>
 #include <set>
 
+#include "index/internal/hamming_scan.h"
+
 namespace hashmatch::index::internal {
 namespace {
 
@@ -57,9 +59,14 @@ void CheckAgainstFlat(const std::vector<std::uint8_t>& codes,
       INFO("threshold " << threshold);
       const Hits expected = RangeOf(flat, q.data(), threshold);
       CHECK(RangeOf(mih, q.data(), threshold) == expected);
-      std::vector<std::pair<int64_t, int>> one;
-      mih.RangeSearchOne(q.data(), threshold, &one);
-      CHECK(Hits(one.begin(), one.end()) == expected);
+      std::vector<std::uint32_t> positions;
+      mih.FindWithin(q.data(), threshold, &positions);
+      Hits one;
+      for (const std::uint32_t p : positions) {
+        one.emplace(mih.label(p), Distance256(q.data(), mih.code(p)));
+      }
+      CHECK(one == expected);
+      CHECK(std::is_sorted(positions.begin(), positions.end()));
       total_hits += expected.size();
     }
   }
@@ -100,6 +107,23 @@ TEST_CASE("MIH equals IndexBinaryFlat on clustered codes", "[index][mih]") {
   CheckAgainstFlat(codes, queries, 11);
 }
 
+TEST_CASE("MIH handles buckets of 255 and more identical codes", "[index][mih]") {
+  // Thousands of copies of a few codes overflow the one-byte bucket counts: those offset lines
+  // move to the wide table, and every copy must still be found.
+  std::mt19937_64 rng(11);
+  std::vector<std::uint8_t> codes = RandomCodes(rng, 5000);
+  const std::vector<std::uint8_t> popular = RandomCodes(rng, 3);
+  for (int i = 0; i < 3000; ++i) {
+    const auto copy = Flipped(rng, &popular[(i % 3) * kBytes], i % 2);
+    codes.insert(codes.end(), copy.begin(), copy.end());
+  }
+  std::vector<std::vector<std::uint8_t>> queries;
+  for (int i = 0; i < 3; ++i)
+    queries.emplace_back(&popular[i * kBytes], &popular[i * kBytes] + kBytes);
+  queries.push_back(Flipped(rng, &codes[17 * kBytes], 20));
+  CheckAgainstFlat(codes, queries, 11);
+}
+
 TEST_CASE("MIH k-NN search equals IndexBinaryFlat distances", "[index][mih]") {
   std::mt19937_64 rng(3);
   const std::vector<std::uint8_t> codes = RandomCodes(rng, 3000);
@@ -120,8 +144,8 @@ TEST_CASE("MIH k-NN search equals IndexBinaryFlat distances", "[index][mih]") {
 TEST_CASE("an empty MIH index finds nothing", "[index][mih]") {
   MihIndex mih;
   std::vector<std::uint8_t> query(kBytes, 0);
-  std::vector<std::pair<int64_t, int>> hits;
-  mih.RangeSearchOne(query.data(), 31, &hits);
+  std::vector<std::uint32_t> hits;
+  mih.FindWithin(query.data(), 31, &hits);
   CHECK(hits.empty());
 }
 

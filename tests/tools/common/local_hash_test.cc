@@ -5,22 +5,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/testing/temp_dir.h"
+
 namespace hashmatch::tools {
 namespace {
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/hm_local_hash_test.XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  void Write(const std::string& rel, const std::string& content) const {
-    fs::create_directories((path / rel).parent_path());
-    std::ofstream(path / rel) << content;
-  }
-};
+using testing::TempDir;
 
 TEST_CASE("folders expand recursively in sorted order, files stay as given", "[tools]") {
   TempDir dir;

@@ -1,0 +1,54 @@
+// Thin RAII over the SQLite C API: a connection and prepared statements whose errors come back as
+// absl::Status carrying SQLite's own message.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace hashmatch::index::internal {
+
+struct SqliteCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
+
+// `what` + SQLite's message for `code` on `db`, as an Internal (or DataLoss for corruption) error.
+absl::Status SqliteError(sqlite3* db, int code, std::string_view what);
+
+absl::StatusOr<SqliteHandle> OpenSqlite(const std::string& path);
+absl::Status Exec(sqlite3* db, const char* sql);
+
+class Statement {
+ public:
+  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql);
+
+  // Binds are 1-based, as in SQLite.
+  Statement& Bind(int index, std::int64_t value);
+  Statement& BindText(int index, std::string_view text);
+  Statement& BindBlob(int index, std::string_view bytes);
+  // true: a row is available; false: done. Errors carry the SQL's first words.
+  absl::StatusOr<bool> Step();
+  // Steps a statement that returns no rows, then resets it.
+  absl::Status Run();
+  void Reset();
+
+  std::int64_t Int(int column) const;
+  std::string Text(int column) const;
+  std::string Blob(int column) const;
+
+ private:
+  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
+};
+
+}  // namespace hashmatch::index::internal

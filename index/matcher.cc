@@ -1,0 +1,573 @@
+// Matcher: segments + tail per signal behind an atomically swapped immutable State (matcher.h).
+//
+// Locks, in the order they may nest: merge_run_mu (one merge step at a time) -> write_mu (every
+// change to what readers see: CatchUp, a merge's swap) -> state_mu (held only to copy or replace
+// the State pointer). Readers take state_mu for a pointer copy and nothing else.
+#include "index/matcher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "index/internal/hamming_scan.h"
+#include "index/internal/segment.h"
+#include "index/internal/snapshot_file.h"
+
+namespace hashmatch::index {
+
+using internal::Segment;
+using internal::SegmentInput;
+using internal::Tail;
+using internal::TailBlock;
+constexpr std::size_t kSlots = internal::kIndexedSignals.size();
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kCatchUpPage = 20'000;
+// A state with this many changes not yet in a snapshot gets one when the merger is idle.
+constexpr std::int64_t kSnapshotAfterChanges = 10'000;
+constexpr auto kIdleAfter = std::chrono::milliseconds(500);
+
+struct SignalState {
+  std::vector<std::shared_ptr<const Segment>> segments;  // oldest first
+  Tail tail;
+};
+
+struct State {
+  std::array<SignalState, kSlots> signals;
+  std::int64_t applied_seq = 0;
+};
+
+bool Matchable(std::uint8_t flags, const MatchOptions& options) {
+  if ((flags & internal::kLowQualityFlag) && !options.include_low_quality) return false;
+  switch (internal::FlagsStatus(flags)) {
+    case DescriptorStatus::kVerified:
+      return true;
+    case DescriptorStatus::kCandidate:
+      return options.include_candidates;
+    default:
+      return false;
+  }
+}
+
+Match MakeMatch(std::uint32_t label, int distance, std::uint8_t flags) {
+  return {label, distance, internal::FlagsStatus(flags), (flags & internal::kLowQualityFlag) != 0};
+}
+
+absl::Status CheckDistance(const MatchOptions& options) {
+  if (options.max_distance < 0 || options.max_distance > MatchOptions::kMaxMaxDistance) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_distance ", options.max_distance, " is outside 0..", MatchOptions::kMaxMaxDistance));
+  }
+  return absl::OkStatus();
+}
+
+// Appends the entries of the tail's first `blocks` blocks to `input`, with their live flags.
+void GatherTail(const Tail& tail, std::size_t blocks, int width, SegmentInput* input) {
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const TailBlock& block = *tail.blocks[b];
+    const std::size_t n = tail.in_block(b);
+    input->values.insert(input->values.end(), block.values.begin(),
+                         block.values.begin() + static_cast<std::ptrdiff_t>(n * width));
+    input->labels.insert(input->labels.end(), block.labels.begin(),
+                         block.labels.begin() + static_cast<std::ptrdiff_t>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      input->flags.push_back(block.flags[i].load(std::memory_order_relaxed));
+    }
+  }
+}
+
+void GatherSegment(const Segment& segment, SegmentInput* input) {
+  const std::size_t n = segment.size();
+  input->values.insert(input->values.end(), segment.values(),
+                       segment.values() + n * static_cast<std::size_t>(segment.width()));
+  for (std::uint32_t p = 0; p < n; ++p) {
+    input->labels.push_back(segment.label(p));
+    input->flags.push_back(segment.flags(p));
+  }
+}
+
+void AppendToTail(Tail& tail, int width, const std::uint8_t* value, std::uint32_t label,
+                  std::uint8_t flags) {
+  const std::size_t b = tail.count / TailBlock::kCapacity, i = tail.count % TailBlock::kCapacity;
+  if (b == tail.blocks.size()) tail.blocks.push_back(std::make_shared<TailBlock>(width));
+  TailBlock& block = *tail.blocks[b];
+  std::memcpy(&block.values[i * width], value, width);
+  block.labels[i] = label;
+  block.flags[i].store(flags, std::memory_order_relaxed);
+  ++tail.count;
+}
+
+}  // namespace
+
+struct Matcher::Impl {
+  Store* store = nullptr;
+  MatcherOptions options;
+  int threads = 1;
+
+  mutable absl::Mutex state_mu;
+  std::shared_ptr<const State> state ABSL_GUARDED_BY(state_mu);
+  absl::Mutex write_mu;
+  absl::Mutex merge_run_mu;
+
+  absl::Mutex merge_mu;
+  absl::CondVar merge_cv;
+  bool stop ABSL_GUARDED_BY(merge_mu) = false;
+  Clock::time_point last_add ABSL_GUARDED_BY(merge_mu) = Clock::now();
+  std::thread merger;
+
+  std::atomic<std::int64_t> merges{0};
+  std::atomic<std::int64_t> snapshot_seq{-1};
+  absl::Mutex snapshot_mu;
+
+  std::shared_ptr<const State> Current() const {
+    absl::MutexLock lock(&state_mu);
+    return state;
+  }
+  void Publish(std::shared_ptr<const State> next) {
+    absl::MutexLock lock(&state_mu);
+    state = std::move(next);
+  }
+  void Log(const std::string& line) const {
+    if (options.log) {
+      options.log(line);
+    } else {
+      std::fprintf(stderr, "hashmatch index: %s\n", line.c_str());
+    }
+  }
+
+  absl::Status Apply(State& next, const Change& change);
+  absl::StatusOr<std::int64_t> CatchUp();
+  absl::Status Rebuild();
+  absl::Status LoadSnapshot();
+  absl::Status WriteSnapshot();
+  bool MergeOnce(bool idle);
+  void MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks, const State& planned);
+  void MergerLoop();
+  void FindPdq(const State& s, const std::uint8_t* query, const MatchOptions& options,
+               std::vector<Match>* out) const;
+};
+
+absl::Status Matcher::Impl::Apply(State& next, const Change& change) {
+  const int slot = internal::SignalSlot(change.signal);
+  if (slot < 0) return absl::OkStatus();  // VPDQ and PhotoDNA live in the store only
+  if (change.id <= 0 || change.id > UINT32_MAX) {
+    return absl::OutOfRangeError(
+        absl::StrCat("descriptor id ", change.id, " is outside the index's 32-bit id range"));
+  }
+  const int width = static_cast<int>(SignalValueBytes(change.signal));
+  if (change.value.size() != static_cast<std::size_t>(width)) {
+    return absl::DataLossError(absl::StrCat("change ", change.seq, ": ", SignalName(change.signal),
+                                            " value of ", change.value.size(), " bytes"));
+  }
+  const auto label = static_cast<std::uint32_t>(change.id);
+  const auto* value = reinterpret_cast<const std::uint8_t*>(change.value.data());
+  SignalState& s = next.signals[slot];
+  if (change.kind == Change::Kind::kAdded) {
+    const bool low = change.signal == Signal::kPdq && change.quality < options.quality_floor;
+    AppendToTail(s.tail, width, value, label, internal::MakeFlags(change.status, low));
+    return absl::OkStatus();
+  }
+  // A status change: flip the flag where the entry lives, visible to every state sharing it.
+  std::vector<std::uint32_t> positions;
+  for (const auto& segment : s.segments) {
+    positions.clear();
+    segment->Find(value, 0, &positions);
+    for (const std::uint32_t p : positions) {
+      if (segment->label(p) == label) {
+        segment->set_flags(p, internal::WithStatus(segment->flags(p), change.status));
+      }
+    }
+  }
+  for (std::size_t b = 0; b < s.tail.blocks.size(); ++b) {
+    TailBlock& block = *s.tail.blocks[b];
+    for (std::size_t i = 0; i < s.tail.in_block(b); ++i) {
+      if (block.labels[i] == label) {
+        block.flags[i].store(
+            internal::WithStatus(block.flags[i].load(std::memory_order_relaxed), change.status),
+            std::memory_order_relaxed);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::int64_t> Matcher::Impl::CatchUp() {
+  absl::MutexLock lock(&write_mu);
+  const std::shared_ptr<const State> current = Current();
+  auto next = std::make_shared<State>(*current);
+  bool added = false;
+  while (true) {
+    HM_ASSIGN_OR_RETURN(const std::vector<Change> changes,
+                        store->ChangesAfter(next->applied_seq, kCatchUpPage));
+    if (changes.empty()) break;
+    for (const Change& change : changes) {
+      HM_RETURN_IF_ERROR(Apply(*next, change));
+      added |= change.kind == Change::Kind::kAdded;
+      next->applied_seq = change.seq;
+    }
+  }
+  const std::int64_t applied = next->applied_seq;
+  if (applied != current->applied_seq) Publish(std::move(next));
+  if (added) {
+    absl::MutexLock merge_lock(&merge_mu);
+    last_add = Clock::now();
+    merge_cv.Signal();
+  }
+  return applied;
+}
+
+absl::Status Matcher::Impl::Rebuild() {
+  std::array<SegmentInput, kSlots> inputs;
+  std::size_t skipped = 0;
+  HM_ASSIGN_OR_RETURN(const std::int64_t seq, store->ScanAll([&](const Change& c) {
+    const int slot = internal::SignalSlot(c.signal);
+    if (slot < 0) return;
+    if (c.id > UINT32_MAX || c.value.size() != SignalValueBytes(c.signal)) {
+      ++skipped;
+      return;
+    }
+    SegmentInput& in = inputs[slot];
+    in.values.insert(in.values.end(), c.value.begin(), c.value.end());
+    in.labels.push_back(static_cast<std::uint32_t>(c.id));
+    const bool low = c.signal == Signal::kPdq && c.quality < options.quality_floor;
+    in.flags.push_back(internal::MakeFlags(c.status, low));
+  }));
+  if (skipped > 0) {
+    return absl::DataLossError(absl::StrCat(skipped, " stored descriptors cannot be indexed"));
+  }
+  auto next = std::make_shared<State>();
+  next->applied_seq = seq;
+  for (std::size_t slot = 0; slot < kSlots; ++slot) {
+    if (inputs[slot].labels.empty()) continue;
+    std::vector<std::uint32_t> order;
+    next->signals[slot].segments.push_back(
+        Segment::Build(internal::kIndexedSignals[slot], inputs[slot], threads, &order));
+  }
+  Publish(std::move(next));
+  return absl::OkStatus();
+}
+
+absl::Status Matcher::Impl::LoadSnapshot() {
+  HM_ASSIGN_OR_RETURN(internal::SnapshotContents contents,
+                      internal::ReadSnapshotFile(options.snapshot_path));
+  HM_ASSIGN_OR_RETURN(const std::int64_t last_seq, store->LastSeq());
+  const std::string name = "snapshot " + options.snapshot_path;
+  if (contents.store_id != store->store_id()) {
+    return absl::FailedPreconditionError(name + " was made from another store");
+  }
+  if (contents.quality_floor != options.quality_floor) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " was made with quality floor ", contents.quality_floor));
+  }
+  if (contents.applied_seq > last_seq) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " is ahead of the store (seq ",
+                                                      contents.applied_seq, " > ", last_seq, ")"));
+  }
+  auto next = std::make_shared<State>();
+  next->applied_seq = contents.applied_seq;
+  for (std::size_t slot = 0; slot < kSlots; ++slot) {
+    next->signals[slot].segments = std::move(contents.segments[slot]);
+    const SegmentInput& tail = contents.tails[slot];
+    const int width = static_cast<int>(SignalValueBytes(internal::kIndexedSignals[slot]));
+    for (std::size_t i = 0; i < tail.labels.size(); ++i) {
+      AppendToTail(next->signals[slot].tail, width, &tail.values[i * width], tail.labels[i],
+                   tail.flags[i]);
+    }
+  }
+  snapshot_seq = contents.applied_seq;
+  Publish(std::move(next));
+  return absl::OkStatus();
+}
+
+absl::Status Matcher::Impl::WriteSnapshot() {
+  if (options.snapshot_path.empty()) {
+    return absl::FailedPreconditionError("no snapshot path configured");
+  }
+  absl::MutexLock lock(&snapshot_mu);
+  // Flags read while writing may be newer than applied_seq; replaying the log after it sets
+  // them again (status changes are idempotent), so the file stays consistent.
+  const std::shared_ptr<const State> s = Current();
+  internal::SnapshotContents contents;
+  contents.store_id = store->store_id();
+  contents.applied_seq = s->applied_seq;
+  contents.quality_floor = options.quality_floor;
+  for (std::size_t slot = 0; slot < kSlots; ++slot) {
+    contents.segments[slot] = s->signals[slot].segments;
+    const Tail& tail = s->signals[slot].tail;
+    GatherTail(tail, tail.blocks.size(),
+               static_cast<int>(SignalValueBytes(internal::kIndexedSignals[slot])),
+               &contents.tails[slot]);
+  }
+  HM_RETURN_IF_ERROR(internal::WriteSnapshotFile(options.snapshot_path, contents));
+  snapshot_seq = s->applied_seq;
+  return absl::OkStatus();
+}
+
+// Merge policy per signal: seal the tail's full blocks into a segment, folding in the newest
+// segments while they are at most twice what is being merged (so sizes grow geometrically and a
+// value is re-merged O(log n) times); when writes pause, merge everything into one segment.
+bool Matcher::Impl::MergeOnce(bool idle) {
+  const std::shared_ptr<const State> s = Current();
+  for (std::size_t slot = 0; slot < kSlots; ++slot) {
+    const SignalState& ss = s->signals[slot];
+    const std::size_t full_blocks = ss.tail.count / TailBlock::kCapacity;
+    std::size_t first = ss.segments.size();
+    if (full_blocks > 0) {
+      std::size_t merging = full_blocks * TailBlock::kCapacity;
+      while (first > 0 && (idle || 2 * merging >= ss.segments[first - 1]->size())) {
+        merging += ss.segments[--first]->size();
+      }
+    } else if (idle && ss.segments.size() > 1) {
+      first = 0;
+    } else {
+      continue;
+    }
+    MergeRun(slot, first, full_blocks, *s);
+    return true;
+  }
+  return false;
+}
+
+void Matcher::Impl::MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks,
+                             const State& planned) {
+  const Signal signal = internal::kIndexedSignals[slot];
+  const int width = static_cast<int>(SignalValueBytes(signal));
+  const auto gather = [&](const SignalState& ss) {
+    SegmentInput input;
+    for (std::size_t i = first; i < ss.segments.size(); ++i) GatherSegment(*ss.segments[i], &input);
+    GatherTail(ss.tail, tail_blocks, width, &input);
+    return input;
+  };
+  const auto started = Clock::now();
+  std::vector<std::uint32_t> order;
+  const std::shared_ptr<const Segment> merged =
+      Segment::Build(signal, gather(planned.signals[slot]), threads, &order);
+  {
+    absl::MutexLock lock(&write_mu);
+    // Only this merger changes segments and removes tail blocks, so the latest state still holds
+    // the inputs; take their flags again to keep status changes made while building.
+    const std::shared_ptr<const State> latest = Current();
+    const std::vector<std::uint8_t> flags = gather(latest->signals[slot]).flags;
+    for (std::uint32_t p = 0; p < merged->size(); ++p) merged->set_flags(p, flags[order[p]]);
+    auto next = std::make_shared<State>(*latest);
+    SignalState& ns = next->signals[slot];
+    ns.segments.resize(first);
+    ns.segments.push_back(merged);
+    ns.tail.blocks.erase(ns.tail.blocks.begin(),
+                         ns.tail.blocks.begin() + static_cast<std::ptrdiff_t>(tail_blocks));
+    ns.tail.count -= tail_blocks * TailBlock::kCapacity;
+    Publish(std::move(next));
+  }
+  ++merges;
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (seconds > 1.0) {
+    Log(absl::StrCat("merged ", merged->size(), " ", SignalName(signal), " entries in ",
+                     static_cast<int>(seconds * 1000), " ms"));
+  }
+}
+
+void Matcher::Impl::MergerLoop() {
+  while (true) {
+    bool idle = false;
+    {
+      absl::MutexLock lock(&merge_mu);
+      merge_mu.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(200));
+      if (stop) return;
+      idle = Clock::now() - last_add >= kIdleAfter;
+    }
+    bool merged = false;
+    {
+      absl::MutexLock run(&merge_run_mu);
+      merged = MergeOnce(idle);
+    }
+    if (merged || !idle || options.snapshot_path.empty()) continue;
+    const std::int64_t applied = Current()->applied_seq;
+    if (applied - snapshot_seq.load() >= kSnapshotAfterChanges) {
+      const absl::Status written = WriteSnapshot();
+      if (!written.ok()) Log("snapshot not written: " + std::string(written.message()));
+    }
+  }
+}
+
+void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* query, const MatchOptions& opts,
+                            std::vector<Match>* out) const {
+  thread_local std::vector<std::uint32_t> positions;
+  for (const auto& segment : s.signals[0].segments) {
+    positions.clear();
+    segment->Find(query, opts.max_distance, &positions);
+    for (const std::uint32_t p : positions) {
+      const std::uint8_t flags = segment->flags(p);
+      if (!Matchable(flags, opts)) continue;
+      out->push_back(
+          MakeMatch(segment->label(p), internal::Distance256(query, segment->value(p)), flags));
+    }
+  }
+  const Tail& tail = s.signals[0].tail;
+  for (std::size_t b = 0; b < tail.blocks.size(); ++b) {
+    const TailBlock& block = *tail.blocks[b];
+    positions.clear();
+    internal::ScanWithinOne(block.values.data(), tail.in_block(b), query, opts.max_distance,
+                            &positions);
+    for (const std::uint32_t i : positions) {
+      const std::uint8_t flags = block.flags[i].load(std::memory_order_relaxed);
+      if (!Matchable(flags, opts)) continue;
+      out->push_back(MakeMatch(block.labels[i],
+                               internal::Distance256(query, &block.values[std::size_t{i} * 32]),
+                               flags));
+    }
+  }
+  std::sort(out->begin(), out->end(), [](const Match& a, const Match& b) {
+    return std::tie(a.distance, a.id) < std::tie(b.distance, b.id);
+  });
+}
+
+Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Matcher::~Matcher() {
+  {
+    absl::MutexLock lock(&impl_->merge_mu);
+    impl_->stop = true;
+  }
+  if (impl_->merger.joinable()) impl_->merger.join();
+}
+
+absl::StatusOr<std::unique_ptr<Matcher>> Matcher::Open(Store* store, MatcherOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->store = store;
+  impl->options = std::move(options);
+  impl->threads = impl->options.threads > 0
+                      ? impl->options.threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl->Publish(std::make_shared<State>());
+  const auto started = Clock::now();
+  bool loaded = false;
+  if (!impl->options.snapshot_path.empty()) {
+    const absl::Status status = impl->LoadSnapshot();
+    loaded = status.ok();
+    if (!loaded && !absl::IsNotFound(status)) {
+      impl->Log(std::string(status.message()) + "; rebuilding from the store");
+    }
+  }
+  if (!loaded) HM_RETURN_IF_ERROR(impl->Rebuild());
+  const std::int64_t start_seq = impl->Current()->applied_seq;
+  Matcher* raw = new Matcher(std::move(impl));
+  std::unique_ptr<Matcher> matcher(raw);
+  HM_ASSIGN_OR_RETURN(const std::int64_t applied, matcher->impl_->CatchUp());
+  matcher->impl_->Log(absl::StrCat(
+      loaded ? "loaded snapshot" : "built from the store", " at seq ", start_seq, ", replayed to ",
+      applied, " in ",
+      static_cast<int>(std::chrono::duration<double>(Clock::now() - started).count() * 1000),
+      " ms"));
+  if (matcher->impl_->options.background_merge) {
+    matcher->impl_->merger = std::thread([m = matcher->impl_.get()] { m->MergerLoop(); });
+  }
+  return matcher;
+}
+
+absl::StatusOr<std::int64_t> Matcher::CatchUp() { return impl_->CatchUp(); }
+
+absl::StatusOr<std::vector<Match>> Matcher::MatchPdq(const Pdq256& hash,
+                                                     const MatchOptions& options) const {
+  HM_RETURN_IF_ERROR(CheckDistance(options));
+  std::vector<Match> out;
+  impl_->FindPdq(*impl_->Current(), hash.bytes.data(), options, &out);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
+    std::span<const Pdq256> hashes, const MatchOptions& options) const {
+  HM_RETURN_IF_ERROR(CheckDistance(options));
+  const std::shared_ptr<const State> s = impl_->Current();
+  std::vector<std::vector<Match>> out(hashes.size());
+  const int workers =
+      static_cast<int>(std::min<std::size_t>(impl_->threads, (hashes.size() + 31) / 32));
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    // Small work units, taken in turn, keep both cores busy when some queries cost more.
+    for (std::size_t begin; (begin = next.fetch_add(16)) < hashes.size();) {
+      for (std::size_t q = begin; q < std::min(begin + 16, hashes.size()); ++q) {
+        impl_->FindPdq(*s, hashes[q].bytes.data(), options, &out[q]);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return out;
+}
+
+absl::StatusOr<std::optional<Match>> Matcher::MatchDigest(Signal signal, std::string_view value,
+                                                          const MatchOptions& options) const {
+  const int slot = internal::SignalSlot(signal);
+  if (slot <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(SignalName(signal), " is not a digest signal"));
+  }
+  if (value.size() != SignalValueBytes(signal)) {
+    return absl::InvalidArgumentError(absl::StrCat(SignalName(signal), " value is ", value.size(),
+                                                   " bytes, expected ", SignalValueBytes(signal)));
+  }
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(value.data());
+  const std::shared_ptr<const State> s = impl_->Current();
+  const SignalState& ss = s->signals[slot];
+  std::vector<std::uint32_t> positions;
+  for (const auto& segment : ss.segments) {
+    positions.clear();
+    segment->Find(bytes, 0, &positions);
+    for (const std::uint32_t p : positions) {
+      if (Matchable(segment->flags(p), options)) {
+        return MakeMatch(segment->label(p), 0, segment->flags(p));
+      }
+    }
+  }
+  for (std::size_t b = 0; b < ss.tail.blocks.size(); ++b) {
+    const TailBlock& block = *ss.tail.blocks[b];
+    for (std::size_t i = 0; i < ss.tail.in_block(b); ++i) {
+      const std::uint8_t flags = block.flags[i].load(std::memory_order_relaxed);
+      if (std::memcmp(&block.values[i * value.size()], bytes, value.size()) == 0 &&
+          Matchable(flags, options)) {
+        return MakeMatch(block.labels[i], 0, flags);
+      }
+    }
+  }
+  return std::optional<Match>();
+}
+
+absl::Status Matcher::WriteSnapshot() { return impl_->WriteSnapshot(); }
+
+void Matcher::WaitForMerges() {
+  absl::MutexLock run(&impl_->merge_run_mu);
+  while (impl_->MergeOnce(/*idle=*/true)) {
+  }
+}
+
+MatcherStats Matcher::Stats() const {
+  const std::shared_ptr<const State> s = impl_->Current();
+  MatcherStats stats;
+  stats.applied_seq = s->applied_seq;
+  for (std::size_t slot = 0; slot < kSlots; ++slot) {
+    const SignalState& ss = s->signals[slot];
+    for (const auto& segment : ss.segments) {
+      stats.entries[slot] += segment->size();
+      stats.memory_bytes += segment->MemoryBytes();
+    }
+    stats.entries[slot] += ss.tail.count;
+    stats.segments += ss.segments.size();
+    stats.tail_entries += ss.tail.count;
+    stats.memory_bytes += ss.tail.blocks.size() * TailBlock::kCapacity *
+                          (SignalValueBytes(internal::kIndexedSignals[slot]) + 5);
+  }
+  stats.merges = impl_->merges.load();
+  stats.snapshot_seq = impl_->snapshot_seq.load();
+  return stats;
+}
+
+}  // namespace hashmatch::index
