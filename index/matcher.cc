@@ -8,13 +8,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "index/internal/hamming_scan.h"
 #include "index/internal/segment.h"
 #include "index/internal/snapshot_file.h"
@@ -34,6 +35,8 @@ constexpr std::size_t kCatchUpPage = 20'000;
 // A state with this many changes not yet in a snapshot gets one when the merger is idle.
 constexpr std::int64_t kSnapshotAfterChanges = 10'000;
 constexpr auto kIdleAfter = std::chrono::milliseconds(500);
+// Queries a batch worker takes at a time (and scans together when the radius calls for a scan).
+constexpr std::size_t kBatchUnit = 16;
 
 struct SignalState {
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first
@@ -112,27 +115,29 @@ struct Matcher::Impl {
   MatcherOptions options;
   int threads = 1;
 
-  mutable absl::Mutex state_mu;
-  std::shared_ptr<const State> state ABSL_GUARDED_BY(state_mu);
-  absl::Mutex write_mu;
-  absl::Mutex merge_run_mu;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees through pthread mutexes, not
+  // through a prebuilt Abseil.
+  mutable std::mutex state_mu;
+  std::shared_ptr<const State> state;  // guarded by state_mu
+  std::mutex write_mu;
+  std::mutex merge_run_mu;
 
-  absl::Mutex merge_mu;
-  absl::CondVar merge_cv;
-  bool stop ABSL_GUARDED_BY(merge_mu) = false;
-  Clock::time_point last_add ABSL_GUARDED_BY(merge_mu) = Clock::now();
+  std::mutex merge_mu;
+  std::condition_variable merge_cv;
+  bool stop = false;                          // guarded by merge_mu
+  Clock::time_point last_add = Clock::now();  // guarded by merge_mu
   std::thread merger;
 
   std::atomic<std::int64_t> merges{0};
   std::atomic<std::int64_t> snapshot_seq{-1};
-  absl::Mutex snapshot_mu;
+  std::mutex snapshot_mu;
 
   std::shared_ptr<const State> Current() const {
-    absl::MutexLock lock(&state_mu);
+    std::lock_guard lock(state_mu);
     return state;
   }
   void Publish(std::shared_ptr<const State> next) {
-    absl::MutexLock lock(&state_mu);
+    std::lock_guard lock(state_mu);
     state = std::move(next);
   }
   void Log(const std::string& line) const {
@@ -151,8 +156,8 @@ struct Matcher::Impl {
   bool MergeOnce(bool idle);
   void MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks, const State& planned);
   void MergerLoop();
-  void FindPdq(const State& s, const std::uint8_t* query, const MatchOptions& options,
-               std::vector<Match>* out) const;
+  void FindPdq(const State& s, const std::uint8_t* queries, std::size_t count,
+               const MatchOptions& options, std::vector<Match>* out) const;
 };
 
 absl::Status Matcher::Impl::Apply(State& next, const Change& change) {
@@ -200,7 +205,7 @@ absl::Status Matcher::Impl::Apply(State& next, const Change& change) {
 }
 
 absl::StatusOr<std::int64_t> Matcher::Impl::CatchUp() {
-  absl::MutexLock lock(&write_mu);
+  std::lock_guard lock(write_mu);
   const std::shared_ptr<const State> current = Current();
   auto next = std::make_shared<State>(*current);
   bool added = false;
@@ -217,9 +222,9 @@ absl::StatusOr<std::int64_t> Matcher::Impl::CatchUp() {
   const std::int64_t applied = next->applied_seq;
   if (applied != current->applied_seq) Publish(std::move(next));
   if (added) {
-    absl::MutexLock merge_lock(&merge_mu);
+    std::lock_guard merge_lock(merge_mu);
     last_add = Clock::now();
-    merge_cv.Signal();
+    merge_cv.notify_one();
   }
   return applied;
 }
@@ -291,7 +296,7 @@ absl::Status Matcher::Impl::WriteSnapshot() {
   if (options.snapshot_path.empty()) {
     return absl::FailedPreconditionError("no snapshot path configured");
   }
-  absl::MutexLock lock(&snapshot_mu);
+  std::lock_guard lock(snapshot_mu);
   // Flags read while writing may be newer than applied_seq; replaying the log after it sets
   // them again (status changes are idempotent), so the file stays consistent.
   const std::shared_ptr<const State> s = Current();
@@ -351,7 +356,7 @@ void Matcher::Impl::MergeRun(std::size_t slot, std::size_t first, std::size_t ta
   const std::shared_ptr<const Segment> merged =
       Segment::Build(signal, gather(planned.signals[slot]), threads, &order);
   {
-    absl::MutexLock lock(&write_mu);
+    std::lock_guard lock(write_mu);
     // Only this merger changes segments and removes tail blocks, so the latest state still holds
     // the inputs; take their flags again to keep status changes made while building.
     const std::shared_ptr<const State> latest = Current();
@@ -378,14 +383,14 @@ void Matcher::Impl::MergerLoop() {
   while (true) {
     bool idle = false;
     {
-      absl::MutexLock lock(&merge_mu);
-      merge_mu.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(200));
+      std::unique_lock lock(merge_mu);
+      merge_cv.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop; });
       if (stop) return;
       idle = Clock::now() - last_add >= kIdleAfter;
     }
     bool merged = false;
     {
-      absl::MutexLock run(&merge_run_mu);
+      std::lock_guard run(merge_run_mu);
       merged = MergeOnce(idle);
     }
     if (merged || !idle || options.snapshot_path.empty()) continue;
@@ -397,45 +402,61 @@ void Matcher::Impl::MergerLoop() {
   }
 }
 
-void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* query, const MatchOptions& opts,
-                            std::vector<Match>* out) const {
-  thread_local std::vector<std::uint32_t> positions;
+// Answers `count` queries (32 bytes each, contiguous) into out[0..count). A segment for which the
+// radius is too large to probe is scanned once for all the queries (cache-blocked), not once each.
+void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::size_t count,
+                            const MatchOptions& opts, std::vector<Match>* out) const {
+  std::vector<std::vector<std::uint32_t>> positions(count);
+  auto collect = [&](std::size_t q, std::uint32_t label, const std::uint8_t* value,
+                     std::uint8_t flags) {
+    if (Matchable(flags, opts)) {
+      out[q].push_back(MakeMatch(label, internal::Distance256(queries + q * 32, value), flags));
+    }
+  };
   for (const auto& segment : s.signals[0].segments) {
-    positions.clear();
-    segment->Find(query, opts.max_distance, &positions);
-    for (const std::uint32_t p : positions) {
-      const std::uint8_t flags = segment->flags(p);
-      if (!Matchable(flags, opts)) continue;
-      out->push_back(
-          MakeMatch(segment->label(p), internal::Distance256(query, segment->value(p)), flags));
+    for (auto& p : positions) p.clear();
+    if (count > 1 && segment->ScansAt(opts.max_distance)) {
+      internal::ScanWithin(segment->values(), segment->size(), queries, count, opts.max_distance,
+                           &positions);
+    } else {
+      for (std::size_t q = 0; q < count; ++q) {
+        segment->Find(queries + q * 32, opts.max_distance, &positions[q]);
+      }
+    }
+    for (std::size_t q = 0; q < count; ++q) {
+      for (const std::uint32_t p : positions[q]) {
+        collect(q, segment->label(p), segment->value(p), segment->flags(p));
+      }
     }
   }
   const Tail& tail = s.signals[0].tail;
   for (std::size_t b = 0; b < tail.blocks.size(); ++b) {
     const TailBlock& block = *tail.blocks[b];
-    positions.clear();
-    internal::ScanWithinOne(block.values.data(), tail.in_block(b), query, opts.max_distance,
-                            &positions);
-    for (const std::uint32_t i : positions) {
-      const std::uint8_t flags = block.flags[i].load(std::memory_order_relaxed);
-      if (!Matchable(flags, opts)) continue;
-      out->push_back(MakeMatch(block.labels[i],
-                               internal::Distance256(query, &block.values[std::size_t{i} * 32]),
-                               flags));
+    for (auto& p : positions) p.clear();
+    internal::ScanWithin(block.values.data(), tail.in_block(b), queries, count, opts.max_distance,
+                         &positions);
+    for (std::size_t q = 0; q < count; ++q) {
+      for (const std::uint32_t i : positions[q]) {
+        collect(q, block.labels[i], &block.values[std::size_t{i} * 32],
+                block.flags[i].load(std::memory_order_relaxed));
+      }
     }
   }
-  std::sort(out->begin(), out->end(), [](const Match& a, const Match& b) {
-    return std::tie(a.distance, a.id) < std::tie(b.distance, b.id);
-  });
+  for (std::size_t q = 0; q < count; ++q) {
+    std::sort(out[q].begin(), out[q].end(), [](const Match& a, const Match& b) {
+      return std::tie(a.distance, a.id) < std::tie(b.distance, b.id);
+    });
+  }
 }
 
 Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Matcher::~Matcher() {
   {
-    absl::MutexLock lock(&impl_->merge_mu);
+    std::lock_guard lock(impl_->merge_mu);
     impl_->stop = true;
   }
+  impl_->merge_cv.notify_one();
   if (impl_->merger.joinable()) impl_->merger.join();
 }
 
@@ -478,7 +499,7 @@ absl::StatusOr<std::vector<Match>> Matcher::MatchPdq(const Pdq256& hash,
                                                      const MatchOptions& options) const {
   HM_RETURN_IF_ERROR(CheckDistance(options));
   std::vector<Match> out;
-  impl_->FindPdq(*impl_->Current(), hash.bytes.data(), options, &out);
+  impl_->FindPdq(*impl_->Current(), hash.bytes.data(), 1, options, &out);
   return out;
 }
 
@@ -492,10 +513,11 @@ absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
     // Small work units, taken in turn, keep both cores busy when some queries cost more.
-    for (std::size_t begin; (begin = next.fetch_add(16)) < hashes.size();) {
-      for (std::size_t q = begin; q < std::min(begin + 16, hashes.size()); ++q) {
-        impl_->FindPdq(*s, hashes[q].bytes.data(), options, &out[q]);
-      }
+    // (Pdq256 is exactly its 32 bytes, so a span of them is contiguous codes.)
+    static_assert(sizeof(Pdq256) == 32);
+    for (std::size_t begin; (begin = next.fetch_add(kBatchUnit)) < hashes.size();) {
+      const std::size_t count = std::min(kBatchUnit, hashes.size() - begin);
+      impl_->FindPdq(*s, hashes[begin].bytes.data(), count, options, &out[begin]);
     }
   };
   std::vector<std::thread> pool;
@@ -544,7 +566,7 @@ absl::StatusOr<std::optional<Match>> Matcher::MatchDigest(Signal signal, std::st
 absl::Status Matcher::WriteSnapshot() { return impl_->WriteSnapshot(); }
 
 void Matcher::WaitForMerges() {
-  absl::MutexLock run(&impl_->merge_run_mu);
+  std::lock_guard run(impl_->merge_run_mu);
   while (impl_->MergeOnce(/*idle=*/true)) {
   }
 }

@@ -1,11 +1,11 @@
 // The embedded Store: one SQLite connection in WAL mode with synchronous=FULL, guarded by a mutex
 // (SQLite serialises writers anyway; readers are short). See store.h for the contract.
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "index/internal/sqlite.h"
 #include "index/internal/store_schema.h"
 #include "index/store.h"
@@ -78,13 +78,13 @@ class SqliteStore final : public Store {
     sqlite3* db = db_.get();
     HM_ASSIGN_OR_RETURN(insert_descriptor_,
                         Statement::Prepare(db,
-                                           "INSERT INTO descriptors(signal, value, quality, "
-                                           "category, status, created_ms) VALUES(?,?,?,?,?,?) "
-                                           "ON CONFLICT(signal, value) DO NOTHING RETURNING id"));
+                                           "INSERT OR IGNORE INTO descriptors(signal, value, "
+                                           "quality, category, status, contribution_id, "
+                                           "created_ms) VALUES(?,?,?,?,?,?,?)"));
     HM_ASSIGN_OR_RETURN(find_descriptor_,
                         Statement::Prepare(db,
-                                           "SELECT id, status FROM descriptors WHERE signal = ? "
-                                           "AND value = ?"));
+                                           "SELECT id, status, contribution_id FROM descriptors "
+                                           "WHERE signal = ? AND value = ?"));
     HM_ASSIGN_OR_RETURN(insert_change_,
                         Statement::Prepare(db,
                                            "INSERT INTO changes(descriptor_id, kind, status, "
@@ -117,7 +117,7 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < items.size(); ++i)
       HM_RETURN_IF_ERROR(CheckItem(items[i], i, limits_));
 
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_RETURN_IF_ERROR(Exec(db_.get(), "BEGIN IMMEDIATE"));
     absl::StatusOr<AddResult> result = AddLocked(contribution, items);
     if (!result.ok()) {
@@ -133,7 +133,7 @@ class SqliteStore final : public Store {
                                          std::string_view actor, std::string_view reason) override {
     HM_RETURN_IF_ERROR(CheckText(actor, limits_.max_text_bytes, "actor"));
     HM_RETURN_IF_ERROR(CheckText(reason, limits_.max_text_bytes, "reason"));
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(
         Statement current,
         Statement::Prepare(db_.get(), "SELECT status FROM descriptors WHERE id = ?"));
@@ -154,7 +154,7 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<Descriptor> Get(DescriptorId id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(std::optional<Descriptor> d,
                         Load("id = ?", [&](Statement& s) { s.Bind(1, id); }));
     if (!d) return absl::NotFoundError(absl::StrCat("no descriptor with id ", id));
@@ -162,14 +162,14 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<std::optional<Descriptor>> Find(Signal signal, std::string_view value) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return Load("signal = ? AND value = ?",
                 [&](Statement& s) { s.Bind(1, static_cast<int>(signal)).BindBlob(2, value); });
   }
 
   absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
                                                    std::size_t limit) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(
         Statement s,
         Statement::Prepare(db_.get(),
@@ -194,7 +194,7 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<std::int64_t> ScanAll(const std::function<void(const Change&)>& visit) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_RETURN_IF_ERROR(Exec(db_.get(), "BEGIN"));  // one snapshot for the rows and the seq
     absl::StatusOr<std::int64_t> seq = ScanLocked(visit);
     Exec(db_.get(), "COMMIT").IgnoreError();
@@ -202,12 +202,12 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<std::int64_t> LastSeq() override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return LastSeqLocked();
   }
 
   absl::StatusOr<std::vector<Count>> CountByStatus() override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db_.get(),
                                                         "SELECT signal, status, count(*) FROM "
                                                         "descriptors GROUP BY signal, status"));
@@ -225,8 +225,7 @@ class SqliteStore final : public Store {
 
  private:
   absl::StatusOr<AddResult> AddLocked(const Contribution& contribution,
-                                      std::span<const NewDescriptor> items)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                                      std::span<const NewDescriptor> items) {
     const std::int64_t now = NowMs();
     HM_ASSIGN_OR_RETURN(const std::int64_t contribution_id, ContributionId(contribution));
     AddResult result;
@@ -238,10 +237,13 @@ class SqliteStore final : public Store {
           .Bind(3, item.quality)
           .BindText(4, item.category)
           .Bind(5, static_cast<int>(item.status))
-          .Bind(6, now);
-      HM_ASSIGN_OR_RETURN(const bool inserted, insert_descriptor_->Step());
-      DescriptorId id = inserted ? insert_descriptor_->Int(0) : 0;
-      insert_descriptor_->Reset();
+          .Bind(6, contribution_id)
+          .Bind(7, now);
+      HM_RETURN_IF_ERROR(insert_descriptor_->Run());
+      // OR IGNORE skips the row on the (signal, value) conflict, the only constraint validated
+      // items can hit (no NULLs are ever bound).
+      const bool inserted = sqlite3_changes(db_.get()) == 1;
+      DescriptorId id = inserted ? sqlite3_last_insert_rowid(db_.get()) : 0;
       if (inserted) {
         HM_RETURN_IF_ERROR(AppendChange(id, Change::Kind::kAdded, item.status, now));
         result.outcomes.push_back(AddResult::Outcome::kAdded);
@@ -251,23 +253,26 @@ class SqliteStore final : public Store {
         if (!found) return absl::InternalError("descriptor vanished inside a transaction");
         id = find_descriptor_->Int(0);
         const auto status = static_cast<DescriptorStatus>(find_descriptor_->Int(1));
+        const std::int64_t first_contribution = find_descriptor_->Int(2);
         find_descriptor_->Reset();
         if (status == DescriptorStatus::kCandidate && item.status == DescriptorStatus::kVerified) {
           HM_RETURN_IF_ERROR(WriteStatus(id, item.status, contribution.contributor,
                                          "verified by a new contribution"));
         }
         result.outcomes.push_back(AddResult::Outcome::kMerged);
+        // The first contribution lives in the descriptor row; later ones here (once each).
+        if (first_contribution != contribution_id) {
+          insert_provenance_->Bind(1, id).Bind(2, contribution_id).Bind(3, now);
+          HM_RETURN_IF_ERROR(insert_provenance_->Run());
+        }
       }
       result.ids.push_back(id);
-      insert_provenance_->Bind(1, id).Bind(2, contribution_id).Bind(3, now);
-      HM_RETURN_IF_ERROR(insert_provenance_->Run());
     }
     HM_ASSIGN_OR_RETURN(result.commit_seq, LastSeqLocked());
     return result;
   }
 
-  absl::StatusOr<std::int64_t> ContributionId(const Contribution& c)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<std::int64_t> ContributionId(const Contribution& c) {
     HM_ASSIGN_OR_RETURN(
         Statement insert,
         Statement::Prepare(
@@ -286,7 +291,7 @@ class SqliteStore final : public Store {
   }
 
   absl::Status AppendChange(DescriptorId id, Change::Kind kind, DescriptorStatus status,
-                            std::int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                            std::int64_t now) {
     insert_change_->Bind(1, id)
         .Bind(2, static_cast<int>(kind))
         .Bind(3, static_cast<int>(status))
@@ -295,7 +300,7 @@ class SqliteStore final : public Store {
   }
 
   absl::Status WriteStatus(DescriptorId id, DescriptorStatus status, std::string_view actor,
-                           std::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                           std::string_view reason) {
     const std::int64_t now = NowMs();
     update_status_->Bind(1, static_cast<int>(status))
         .Bind(2, now)
@@ -306,15 +311,14 @@ class SqliteStore final : public Store {
     return AppendChange(id, Change::Kind::kStatusChanged, status, now);
   }
 
-  absl::StatusOr<std::int64_t> LastSeqLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<std::int64_t> LastSeqLocked() {
     HM_ASSIGN_OR_RETURN(const bool row, last_seq_->Step());
     const std::int64_t seq = row ? last_seq_->Int(0) : 0;
     last_seq_->Reset();
     return seq;
   }
 
-  absl::StatusOr<std::int64_t> ScanLocked(const std::function<void(const Change&)>& visit)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<std::int64_t> ScanLocked(const std::function<void(const Change&)>& visit) {
     HM_ASSIGN_OR_RETURN(const std::int64_t seq, LastSeqLocked());
     HM_ASSIGN_OR_RETURN(Statement s,
                         Statement::Prepare(db_.get(),
@@ -335,8 +339,7 @@ class SqliteStore final : public Store {
   }
 
   template <typename BindFn>
-  absl::StatusOr<std::optional<Descriptor>> Load(const char* where, BindFn bind)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<std::optional<Descriptor>> Load(const char* where, BindFn bind) {
     const std::string sql = absl::StrCat(
         "SELECT id, signal, value, quality, category, status, created_ms, status_changed_ms, "
         "status_changed_by, status_reason FROM descriptors WHERE ",
@@ -359,9 +362,12 @@ class SqliteStore final : public Store {
     HM_ASSIGN_OR_RETURN(Statement p,
                         Statement::Prepare(db_.get(),
                                            "SELECT c.agency, c.case_ref, c.contributor, "
-                                           "c.bundle_id, p.added_ms FROM provenance p JOIN "
-                                           "contributions c ON c.id = p.contribution_id WHERE "
-                                           "p.descriptor_id = ? ORDER BY p.added_ms, c.id"));
+                                           "c.bundle_id, p.added_ms FROM (SELECT "
+                                           "contribution_id, created_ms AS added_ms, 0 AS k FROM "
+                                           "descriptors WHERE id = ?1 UNION ALL SELECT "
+                                           "contribution_id, added_ms, 1 FROM provenance WHERE "
+                                           "descriptor_id = ?1) p JOIN contributions c ON c.id = "
+                                           "p.contribution_id ORDER BY p.k, p.added_ms, c.id"));
     p.Bind(1, d.id);
     while (true) {
       HM_ASSIGN_OR_RETURN(const bool more, p.Step());
@@ -371,16 +377,16 @@ class SqliteStore final : public Store {
     return d;
   }
 
-  absl::Mutex mu_;
-  internal::SqliteHandle db_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;  // guards the connection and its statements (SQLite serialises writers anyway)
+  internal::SqliteHandle db_;
   const StoreLimits limits_;
   const std::string store_id_;
-  std::optional<Statement> insert_descriptor_ ABSL_GUARDED_BY(mu_);
-  std::optional<Statement> find_descriptor_ ABSL_GUARDED_BY(mu_);
-  std::optional<Statement> insert_change_ ABSL_GUARDED_BY(mu_);
-  std::optional<Statement> insert_provenance_ ABSL_GUARDED_BY(mu_);
-  std::optional<Statement> update_status_ ABSL_GUARDED_BY(mu_);
-  std::optional<Statement> last_seq_ ABSL_GUARDED_BY(mu_);
+  std::optional<Statement> insert_descriptor_;
+  std::optional<Statement> find_descriptor_;
+  std::optional<Statement> insert_change_;
+  std::optional<Statement> insert_provenance_;
+  std::optional<Statement> update_status_;
+  std::optional<Statement> last_seq_;
 };
 
 }  // namespace
@@ -398,7 +404,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
       return absl::FailedPreconditionError("store " + path + ": cannot switch to WAL mode");
     }
   }
-  HM_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA synchronous = FULL; PRAGMA cache_size = -262144"));
+  HM_RETURN_IF_ERROR(Exec(db.get(),
+                          "PRAGMA synchronous = FULL; PRAGMA cache_size = -1048576; PRAGMA "
+                          "wal_autocheckpoint = 65536"));
   absl::Status migrated = internal::MigrateStore(db.get());
   if (!migrated.ok()) {
     return absl::Status(migrated.code(), "store " + path + ": " + std::string(migrated.message()));

@@ -11,16 +11,18 @@ namespace {
 
 // Migration k brings a store from version k to k + 1. Append only: never edit a shipped step.
 constexpr const char* kMigrations[] = {
-    // 0 -> 1: descriptors, provenance, change log.
+    // 0 -> 1: descriptors, provenance, change log. Rows are never deleted, so INTEGER PRIMARY
+    // KEY ids and sequence numbers only grow (AUTOINCREMENT would add a write per row).
     R"sql(
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE descriptors(
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      id INTEGER PRIMARY KEY,
       signal INTEGER NOT NULL,
       value BLOB NOT NULL,
       quality INTEGER NOT NULL,
       category TEXT NOT NULL,
       status INTEGER NOT NULL,
+      contribution_id INTEGER NOT NULL,  -- the first contribution; later ones: provenance
       created_ms INTEGER NOT NULL,
       status_changed_ms INTEGER NOT NULL DEFAULT 0,
       status_changed_by TEXT NOT NULL DEFAULT '',
@@ -37,16 +39,16 @@ constexpr const char* kMigrations[] = {
       added_ms INTEGER NOT NULL,
       PRIMARY KEY(descriptor_id, contribution_id)) WITHOUT ROWID;
     CREATE TABLE changes(
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq INTEGER PRIMARY KEY,
       descriptor_id INTEGER NOT NULL,
       kind INTEGER NOT NULL,
       status INTEGER NOT NULL,
       time_ms INTEGER NOT NULL);
     INSERT INTO meta(key, value) VALUES('store_id', lower(hex(randomblob(16))));
     )sql",
-    // 1 -> 2: review queues list descriptors by status.
+    // 1 -> 2: the review queue lists candidates (a partial index: bulk VERIFIED adds skip it).
     R"sql(
-    CREATE INDEX descriptors_by_status ON descriptors(status, id);
+    CREATE INDEX candidates ON descriptors(id) WHERE status = 1;
     )sql",
 };
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);

@@ -92,11 +92,23 @@ void CheckExact(const Matcher& matcher, const Oracle& oracle,
                 const std::vector<std::string>& queries) {
   std::size_t hits = 0;
   for (const int threshold : {0, 31, 32, 50, 63}) {
+    INFO("threshold " << threshold);
+    std::vector<Pdq256> batch;
     for (const std::string& q : queries) {
-      INFO("threshold " << threshold);
       const auto expected = oracle.Within(q, threshold);
       CHECK(Found(matcher, q, threshold) == expected);
       hits += expected.size();
+      batch.push_back(AsPdq(q));
+    }
+    // The batch path (blocked scans for large radii, several threads) must agree.
+    MatchOptions options;
+    options.max_distance = threshold;
+    const auto results = matcher.MatchPdqBatch(batch, options);
+    REQUIRE(results.ok());
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      std::set<std::pair<DescriptorId, int>> got;
+      for (const Match& m : (*results)[i]) got.emplace(m.id, m.distance);
+      CHECK(got == oracle.Within(queries[i], threshold));
     }
   }
   CHECK(hits > 0);
@@ -123,8 +135,10 @@ TEST_CASE("matcher equals IndexBinaryFlat through adds, retractions and merges",
   };
   auto queries = [&] {
     std::vector<std::string> out;
-    for (int d : {0, 5, 15, 31, 32, 40, 50, 63}) {
-      out.push_back(Flipped(rng, values[rng() % values.size()], d));
+    for (int round = 0; round < 3; ++round) {
+      for (int d : {0, 5, 15, 31, 32, 40, 50, 63}) {
+        out.push_back(Flipped(rng, values[rng() % values.size()], d));
+      }
     }
     out.push_back(RandomBytes(rng, 32));
     return out;

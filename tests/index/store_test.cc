@@ -34,7 +34,7 @@ std::int64_t Total(Store& store) {
   return total;
 }
 
-TEST_CASE("a batch is added once; the same values again add provenance only", "[index][store]") {
+TEST_CASE("a batch is added once and the same values again add provenance only", "[index][store]") {
   hashmatch::testing::TempDir dir;
   auto store = Open(dir.File("store.db"));
   std::mt19937_64 rng(1);
@@ -180,7 +180,7 @@ TEST_CASE("a candidate sent again as verified becomes verified", "[index][store]
   CHECK(store->Get(ict.ids[0])->status == DescriptorStatus::kVerified);
 }
 
-TEST_CASE("the store survives reopening; Find and ScanAll see everything", "[index][store]") {
+TEST_CASE("the store survives reopening and Find and ScanAll see everything", "[index][store]") {
   hashmatch::testing::TempDir dir;
   std::mt19937_64 rng(6);
   std::vector<NewDescriptor> batch;
@@ -204,7 +204,7 @@ TEST_CASE("the store survives reopening; Find and ScanAll see everything", "[ind
   CHECK(seen == 100);
 }
 
-TEST_CASE("an older schema is migrated; a newer or foreign file is refused", "[index][store]") {
+TEST_CASE("an older schema is migrated and a newer or foreign file is refused", "[index][store]") {
   hashmatch::testing::TempDir dir;
   {
     auto db = *internal::OpenSqlite(dir.File("v1.db"));
@@ -220,7 +220,7 @@ TEST_CASE("an older schema is migrated; a newer or foreign file is refused", "[i
     REQUIRE(*version.Step());
     CHECK(version.Int(0) == internal::kStoreSchemaVersion);
     auto index = *internal::Statement::Prepare(
-        db.get(), "SELECT count(*) FROM sqlite_schema WHERE name = 'descriptors_by_status'");
+        db.get(), "SELECT count(*) FROM sqlite_schema WHERE name = 'candidates'");
     REQUIRE(*index.Step());
     CHECK(index.Int(0) == 1);
     REQUIRE(internal::Exec(db.get(), "PRAGMA user_version = 99").ok());
