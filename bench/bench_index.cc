@@ -15,7 +15,6 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -62,7 +61,6 @@ struct Result {
   std::string name;
   double build_s = 0, load_s = -1, bytes_per_hash = 0, p50_us = 0, p99_us = 0, batch_qps = 0,
          recall = 0;
-  bool bytes_estimated = false;
 };
 
 struct Workload {
@@ -111,11 +109,11 @@ void Measure(const Workload& w, const std::vector<std::int64_t>& expected_label,
 
 void Print(const Result& r) {
   std::printf(
-      "%-36s build %7.2f s  load %6s  %6.1f B/hash%s  p50 %9.1f us  p99 %9.1f us  "
+      "%-36s build %7.2f s  load %6s  %6.1f B/hash   p50 %9.1f us  p99 %9.1f us  "
       "batch %9.1f q/s  recall %.4f\n",
       r.name.c_str(), r.build_s,
       r.load_s < 0 ? "-" : (std::to_string(r.load_s).substr(0, 5) + " s").c_str(), r.bytes_per_hash,
-      r.bytes_estimated ? "*" : " ", r.p50_us, r.p99_us, r.batch_qps, r.recall);
+      r.p50_us, r.p99_us, r.batch_qps, r.recall);
   std::fflush(stdout);
 }
 
@@ -355,12 +353,11 @@ int main(int argc, char** argv) {
 
   // --- FAISS ---
   auto faiss_result = [&](const std::string& name, faiss::IndexBinary& index, double build_s,
-                          double bytes, bool estimated) {
+                          double bytes) {
     Result r;
     r.name = name;
     r.build_s = build_s;
     r.bytes_per_hash = bytes / static_cast<double>(n);
-    r.bytes_estimated = estimated;
     Measure(
         w, w.planted, &r,
         [&](const std::uint8_t* q) { return FaissRange(index, q, 1, w.threshold)[0]; },
@@ -375,14 +372,14 @@ int main(int argc, char** argv) {
     hma.nflip = 1;
     hma.add(n, codes.data());
     faiss_result("FAISS MultiHash 16x16 nflip1 (HMA)", hma, Seconds(t0, Clock::now()),
-                 RssBytes() - rss0, false);
+                 RssBytes() - rss0);
   }
   if (with_flat) {
     const auto t0 = Clock::now();
     faiss::IndexBinaryFlat flat(256);
     flat.add(n, codes.data());
     faiss_result("FAISS IndexBinaryFlat", flat, Seconds(t0, Clock::now()),
-                 static_cast<double>(n) * kBytes, false);
+                 static_cast<double>(n) * kBytes);
   }
 
   const Result& ours = results[0];

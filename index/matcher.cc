@@ -406,7 +406,9 @@ void Matcher::Impl::MergerLoop() {
 // radius is too large to probe is scanned once for all the queries (cache-blocked), not once each.
 void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::size_t count,
                             const MatchOptions& opts, std::vector<Match>* out) const {
-  std::vector<std::vector<std::uint32_t>> positions(count);
+  // Per-thread scratch: a lookup allocates only for its results.
+  thread_local std::vector<std::vector<std::uint32_t>> positions;
+  if (positions.size() < count) positions.resize(count);
   auto collect = [&](std::size_t q, std::uint32_t label, const std::uint8_t* value,
                      std::uint8_t flags) {
     if (Matchable(flags, opts)) {
@@ -417,7 +419,7 @@ void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::si
     for (auto& p : positions) p.clear();
     if (count > 1 && segment->ScansAt(opts.max_distance)) {
       internal::ScanWithin(segment->values(), segment->size(), queries, count, opts.max_distance,
-                           &positions);
+                           &positions);  // fills positions[0..count)
     } else {
       for (std::size_t q = 0; q < count; ++q) {
         segment->Find(queries + q * 32, opts.max_distance, &positions[q]);

@@ -33,7 +33,7 @@ absl::Status CheckText(std::string_view text, std::size_t limit, const std::stri
 absl::Status CheckItem(const NewDescriptor& item, std::size_t index, const StoreLimits& limits) {
   const std::string where = absl::StrCat("item ", index, ": ");
   const std::size_t want = SignalValueBytes(item.signal);
-  if (std::string(SignalName(item.signal)) == "UNKNOWN") {
+  if (!ParseSignal(SignalName(item.signal))) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "signal ", static_cast<int>(item.signal), " is unknown"));
   }

@@ -21,16 +21,23 @@ std::uint64_t Load64(const std::uint8_t* p) {
   return v;
 }
 
+}  // namespace
+
+int Distance256(const std::uint8_t* a, const std::uint8_t* b) {
+  return __builtin_popcountll(Load64(a) ^ Load64(b)) +
+         __builtin_popcountll(Load64(a + 8) ^ Load64(b + 8)) +
+         __builtin_popcountll(Load64(a + 16) ^ Load64(b + 16)) +
+         __builtin_popcountll(Load64(a + 24) ^ Load64(b + 24));
+}
+
+namespace {
+
 void ScanBlockScalar(const std::uint8_t* codes, std::size_t begin, std::size_t end,
                      const std::uint8_t* query, int max_distance, std::vector<std::uint32_t>* out) {
-  const std::uint64_t q0 = Load64(query), q1 = Load64(query + 8), q2 = Load64(query + 16),
-                      q3 = Load64(query + 24);
   for (std::size_t i = begin; i < end; ++i) {
-    const std::uint8_t* c = codes + i * 32;
-    const int distance =
-        __builtin_popcountll(Load64(c) ^ q0) + __builtin_popcountll(Load64(c + 8) ^ q1) +
-        __builtin_popcountll(Load64(c + 16) ^ q2) + __builtin_popcountll(Load64(c + 24) ^ q3);
-    if (distance <= max_distance) out->push_back(static_cast<std::uint32_t>(i));
+    if (Distance256(query, codes + i * 32) <= max_distance) {
+      out->push_back(static_cast<std::uint32_t>(i));
+    }
   }
 }
 
@@ -82,13 +89,6 @@ BlockKernel ChooseKernel() {
 const BlockKernel kKernel = ChooseKernel();
 
 }  // namespace
-
-int Distance256(const std::uint8_t* a, const std::uint8_t* b) {
-  return __builtin_popcountll(Load64(a) ^ Load64(b)) +
-         __builtin_popcountll(Load64(a + 8) ^ Load64(b + 8)) +
-         __builtin_popcountll(Load64(a + 16) ^ Load64(b + 16)) +
-         __builtin_popcountll(Load64(a + 24) ^ Load64(b + 24));
-}
 
 bool ScanUsesAvx512() { return kKernel == ScanBlockAvx512; }
 

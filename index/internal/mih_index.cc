@@ -327,8 +327,8 @@ absl::StatusOr<std::unique_ptr<MihIndex>> MihIndex::Load(BinaryReader& in) {
   if (index->codes_.size() != n * kCodeBytes) {
     return absl::DataLossError("MIH codes and labels differ in count");
   }
-  // Offsets and ids are trusted only as far as the file's checksum vouches for them; the
-  // snapshot reader checks that before calling here.
+  // Offsets and ids are not range-checked here: the snapshot reader verifies the file's checksum
+  // after parsing and discards everything on a mismatch, before any lookup can use them.
   index->ntotal = static_cast<idx_t>(n);
   return index;
 }

@@ -84,18 +84,16 @@ std::int64_t Statement::Int(int column) const {
   return sqlite3_column_int64(statement_.get(), column);
 }
 std::string Statement::Text(int column) const {
-  const auto* text = sqlite3_column_text(statement_.get(), column);
-  return text
-             ? std::string(reinterpret_cast<const char*>(text),
-                           static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)))
-             : std::string();
+  return Bytes(sqlite3_column_text(statement_.get(), column), column);
 }
 std::string Statement::Blob(int column) const {
-  const void* blob = sqlite3_column_blob(statement_.get(), column);
-  return blob
-             ? std::string(static_cast<const char*>(blob),
-                           static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)))
-             : std::string();
+  return Bytes(sqlite3_column_blob(statement_.get(), column), column);
+}
+std::string Statement::Bytes(const void* data, int column) const {
+  // sqlite3_column_bytes must come after the text/blob call: it reports that conversion's size.
+  if (data == nullptr) return std::string();
+  return std::string(static_cast<const char*>(data),
+                     static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)));
 }
 
 }  // namespace hashmatch::index::internal

@@ -47,6 +47,7 @@ class Statement {
 
  private:
   Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  std::string Bytes(const void* data, int column) const;
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
 };
