@@ -1,6 +1,15 @@
 // The embedded Store: one SQLite connection in WAL mode with synchronous=FULL, guarded by a mutex
-// (SQLite serialises writers anyway; readers are short). See store.h for the contract.
+// (SQLite serialises writers anyway; readers are short), and an in-memory value index for
+// duplicate detection (internal/value_index.h). The value index is only right while this process
+// is the store's only writer, so opening takes an exclusive lock on `<path>.lock`.
+// See store.h for the contract.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -8,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/internal/sqlite.h"
 #include "index/internal/store_schema.h"
+#include "index/internal/value_index.h"
 #include "index/store.h"
 
 namespace hashmatch::index {
@@ -69,22 +79,52 @@ absl::Status CheckTransition(DescriptorId id, DescriptorStatus from, DescriptorS
                                                     "; it cannot become ", StatusName(to)));
 }
 
+// An exclusive flock(2), released when the descriptor closes, also when the process dies.
+class WriterLock {
+ public:
+  static absl::StatusOr<WriterLock> Acquire(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot open lock file ", path, ": ", std::strerror(errno)));
+    }
+    WriterLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the store is already open in another process (", path, " is locked)"));
+    }
+    return lock;
+  }
+  WriterLock(WriterLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  WriterLock& operator=(WriterLock&&) = delete;
+  ~WriterLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit WriterLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 class SqliteStore final : public Store {
  public:
-  SqliteStore(internal::SqliteHandle db, StoreLimits limits, std::string store_id)
-      : db_(std::move(db)), limits_(limits), store_id_(std::move(store_id)) {}
+  SqliteStore(WriterLock lock, internal::SqliteHandle db, StoreLimits limits, std::string store_id)
+      : lock_(std::move(lock)),
+        db_(std::move(db)),
+        limits_(limits),
+        store_id_(std::move(store_id)) {}
 
   absl::Status Prepare() {
     sqlite3* db = db_.get();
     HM_ASSIGN_OR_RETURN(insert_descriptor_,
                         Statement::Prepare(db,
-                                           "INSERT OR IGNORE INTO descriptors(signal, value, "
-                                           "quality, category, status, contribution_id, "
-                                           "created_ms) VALUES(?,?,?,?,?,?,?)"));
-    HM_ASSIGN_OR_RETURN(find_descriptor_,
+                                           "INSERT INTO descriptors(signal, value, quality, "
+                                           "category, status, contribution_id, created_ms) "
+                                           "VALUES(?,?,?,?,?,?,?)"));
+    HM_ASSIGN_OR_RETURN(row_by_id_,
                         Statement::Prepare(db,
-                                           "SELECT id, status, contribution_id FROM descriptors "
-                                           "WHERE signal = ? AND value = ?"));
+                                           "SELECT signal, value, status, contribution_id FROM "
+                                           "descriptors WHERE id = ?"));
     HM_ASSIGN_OR_RETURN(insert_change_,
                         Statement::Prepare(db,
                                            "INSERT INTO changes(descriptor_id, kind, status, "
@@ -120,12 +160,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     HM_RETURN_IF_ERROR(Exec(db_.get(), "BEGIN IMMEDIATE"));
     absl::StatusOr<AddResult> result = AddLocked(contribution, items);
-    if (!result.ok()) {
-      Exec(db_.get(), "ROLLBACK").IgnoreError();
-      return result.status();
-    }
     // COMMIT returns after the WAL is synced (synchronous=FULL): only now is the batch ours.
-    HM_RETURN_IF_ERROR(Exec(db_.get(), "COMMIT"));
+    const absl::Status committed = result.ok() ? Exec(db_.get(), "COMMIT") : result.status();
+    if (!committed.ok()) {
+      Exec(db_.get(), "ROLLBACK").IgnoreError();
+      // The value index already holds this batch's rows; rebuild it from what is on disk.
+      values_.Clear();
+      values_loaded_ = false;
+      return committed;
+    }
     return result;
   }
 
@@ -163,8 +206,9 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::optional<Descriptor>> Find(Signal signal, std::string_view value) override {
     std::lock_guard lock(mu_);
-    return Load("signal = ? AND value = ?",
-                [&](Statement& s) { s.Bind(1, static_cast<int>(signal)).BindBlob(2, value); });
+    HM_ASSIGN_OR_RETURN(const std::optional<Existing> existing, FindExisting(signal, value));
+    if (!existing) return std::optional<Descriptor>();
+    return Load("id = ?", [&](Statement& s) { s.Bind(1, existing->id); });
   }
 
   absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
@@ -232,29 +276,29 @@ class SqliteStore final : public Store {
     result.ids.reserve(items.size());
     result.outcomes.reserve(items.size());
     for (const NewDescriptor& item : items) {
-      insert_descriptor_->Bind(1, static_cast<int>(item.signal))
-          .BindBlob(2, item.value)
-          .Bind(3, item.quality)
-          .BindText(4, item.category)
-          .Bind(5, static_cast<int>(item.status))
-          .Bind(6, contribution_id)
-          .Bind(7, now);
-      HM_RETURN_IF_ERROR(insert_descriptor_->Run());
-      // OR IGNORE skips the row on the (signal, value) conflict, the only constraint validated
-      // items can hit (no NULLs are ever bound).
-      const bool inserted = sqlite3_changes(db_.get()) == 1;
-      DescriptorId id = inserted ? sqlite3_last_insert_rowid(db_.get()) : 0;
-      if (inserted) {
+      // Rows added earlier in this batch are visible here (same transaction), so duplicates
+      // inside one batch merge too.
+      const std::uint64_t hash = internal::ValueIndex::Hash(item.signal, item.value);
+      HM_ASSIGN_OR_RETURN(const std::optional<Existing> existing,
+                          FindExisting(item.signal, item.value, hash));
+      DescriptorId id = 0;
+      if (!existing) {
+        insert_descriptor_->Bind(1, static_cast<int>(item.signal))
+            .BindBlob(2, item.value)
+            .Bind(3, item.quality)
+            .BindText(4, item.category)
+            .Bind(5, static_cast<int>(item.status))
+            .Bind(6, contribution_id)
+            .Bind(7, now);
+        HM_RETURN_IF_ERROR(insert_descriptor_->Run());
+        id = sqlite3_last_insert_rowid(db_.get());
+        values_.Insert(hash, id);
         HM_RETURN_IF_ERROR(AppendChange(id, Change::Kind::kAdded, item.status, now));
         result.outcomes.push_back(AddResult::Outcome::kAdded);
       } else {
-        find_descriptor_->Bind(1, static_cast<int>(item.signal)).BindBlob(2, item.value);
-        HM_ASSIGN_OR_RETURN(const bool found, find_descriptor_->Step());
-        if (!found) return absl::InternalError("descriptor vanished inside a transaction");
-        id = find_descriptor_->Int(0);
-        const auto status = static_cast<DescriptorStatus>(find_descriptor_->Int(1));
-        const std::int64_t first_contribution = find_descriptor_->Int(2);
-        find_descriptor_->Reset();
+        id = existing->id;
+        const DescriptorStatus status = existing->status;
+        const std::int64_t first_contribution = existing->first_contribution;
         if (status == DescriptorStatus::kCandidate && item.status == DescriptorStatus::kVerified) {
           HM_RETURN_IF_ERROR(WriteStatus(id, item.status, contribution.contributor,
                                          "verified by a new contribution"));
@@ -270,6 +314,76 @@ class SqliteStore final : public Store {
     }
     HM_ASSIGN_OR_RETURN(result.commit_seq, LastSeqLocked());
     return result;
+  }
+
+  struct Existing {
+    DescriptorId id;
+    DescriptorStatus status;
+    std::int64_t first_contribution;
+  };
+
+  absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal, std::string_view value) {
+    return FindExisting(signal, value, internal::ValueIndex::Hash(signal, value));
+  }
+
+  // The value index proposes ids; the row decides (a 64-bit hash collision costs one read).
+  absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal, std::string_view value,
+                                                       std::uint64_t hash) {
+    HM_RETURN_IF_ERROR(LoadValueIndex());
+    std::optional<Existing> found;
+    absl::Status status;
+    values_.FindIf(hash, [&](std::int64_t id) {
+      row_by_id_->Bind(1, id);
+      const absl::StatusOr<bool> row = row_by_id_->Step();
+      if (!row.ok() || !*row) {
+        status =
+            row.ok()
+                ? absl::DataLossError(absl::StrCat("descriptor ", id, " is indexed but has no row"))
+                : row.status();
+      } else if (row_by_id_->Int(0) == static_cast<int>(signal) &&
+                 row_by_id_->BlobView(1) == value) {
+        found = Existing{id, static_cast<DescriptorStatus>(row_by_id_->Int(2)), row_by_id_->Int(3)};
+      }
+      row_by_id_->Reset();
+      return found.has_value() || !status.ok();
+    });
+    HM_RETURN_IF_ERROR(status);
+    return found;
+  }
+
+  // Built on first use rather than at open, so that opening the store for matching alone (the
+  // matcher reads the change log) does not pay a scan of every row.
+  absl::Status LoadValueIndex() {
+    if (values_loaded_) return absl::OkStatus();
+    internal::ValueIndex values;
+    {
+      // Ids are dense rowids, so the largest is the row count: size the table once.
+      HM_ASSIGN_OR_RETURN(Statement max_id, Statement::Prepare(db_.get(),
+                                                               "SELECT coalesce(max(id), 0) "
+                                                               "FROM descriptors"));
+      HM_ASSIGN_OR_RETURN(const bool row, max_id.Step());
+      if (row) values.Reserve(static_cast<std::size_t>(max_id.Int(0)));
+    }
+    HM_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db_.get(),
+                                                        "SELECT id, signal, value FROM "
+                                                        "descriptors"));
+    std::vector<internal::ValueIndex::Entry> chunk;
+    chunk.reserve(4096);
+    while (true) {
+      HM_ASSIGN_OR_RETURN(const bool row, s.Step());
+      if (row) {
+        chunk.push_back(
+            {internal::ValueIndex::Hash(static_cast<Signal>(s.Int(1)), s.BlobView(2)), s.Int(0)});
+      }
+      if (!row || chunk.size() == chunk.capacity()) {
+        values.InsertMany(chunk);
+        chunk.clear();
+      }
+      if (!row) break;
+    }
+    values_ = std::move(values);
+    values_loaded_ = true;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::int64_t> ContributionId(const Contribution& c) {
@@ -377,12 +491,15 @@ class SqliteStore final : public Store {
     return d;
   }
 
-  std::mutex mu_;  // guards the connection and its statements (SQLite serialises writers anyway)
+  const WriterLock lock_;
+  std::mutex mu_;  // guards everything below (SQLite serialises writers anyway)
   internal::SqliteHandle db_;
+  internal::ValueIndex values_;
+  bool values_loaded_ = false;
   const StoreLimits limits_;
   const std::string store_id_;
   std::optional<Statement> insert_descriptor_;
-  std::optional<Statement> find_descriptor_;
+  std::optional<Statement> row_by_id_;
   std::optional<Statement> insert_change_;
   std::optional<Statement> insert_provenance_;
   std::optional<Statement> update_status_;
@@ -393,6 +510,11 @@ class SqliteStore final : public Store {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                        const StoreLimits& limits) {
+  absl::StatusOr<WriterLock> lock = WriterLock::Acquire(path + ".lock");
+  if (!lock.ok()) {
+    return absl::Status(lock.status().code(),
+                        "store " + path + ": " + std::string(lock.status().message()));
+  }
   HM_ASSIGN_OR_RETURN(internal::SqliteHandle db, internal::OpenSqlite(path));
   // WAL + FULL: a commit returns after the log is on disk, so an acknowledged batch survives
   // kill -9 and power loss; readers do not block the writer.
@@ -405,7 +527,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     }
   }
   HM_RETURN_IF_ERROR(Exec(db.get(),
-                          "PRAGMA synchronous = FULL; PRAGMA cache_size = -1048576; PRAGMA "
+                          "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA "
                           "wal_autocheckpoint = 65536"));
   absl::Status migrated = internal::MigrateStore(db.get());
   if (!migrated.ok()) {
@@ -416,7 +538,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
       Statement::Prepare(db.get(), "SELECT value FROM meta WHERE key = 'store_id'"));
   HM_ASSIGN_OR_RETURN(const bool has_id, id_query.Step());
   if (!has_id) return absl::DataLossError("store " + path + ": its meta table has no store_id");
-  auto store = std::make_unique<SqliteStore>(std::move(db), limits, id_query.Text(0));
+  auto store =
+      std::make_unique<SqliteStore>(*std::move(lock), std::move(db), limits, id_query.Text(0));
   HM_RETURN_IF_ERROR(store->Prepare());
   return store;
 }

@@ -129,6 +129,9 @@ class Store {
 
 // Opens (creating if missing) the SQLite store at `path`, migrating an older schema. A file that
 // is not a hashmatch store, or one from a newer version, is an error, never overwritten.
+// One process at a time: the store locks `<path>.lock` (FailedPrecondition if another process
+// holds it), because duplicates are found through an in-memory index of every value (16 bytes
+// per slot; built on the first Add or Find: ~3 s for 10 M rows on 2 cores).
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                        const StoreLimits& limits = {});
 

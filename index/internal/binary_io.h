@@ -28,8 +28,8 @@ class BinaryWriter {
     static_assert(std::is_trivially_copyable_v<T>);
     Bytes(&value, sizeof(T));
   }
-  template <typename T>
-  void Vector(const std::vector<T>& values) {
+  template <typename T, typename Allocator>
+  void Vector(const std::vector<T, Allocator>& values) {
     Pod<std::uint64_t>(values.size());
     Bytes(values.data(), values.size() * sizeof(T));
   }
@@ -56,8 +56,8 @@ class BinaryReader {
     static_assert(std::is_trivially_copyable_v<T>);
     return Bytes(value, sizeof(T), what);
   }
-  template <typename T>
-  bool Vector(std::vector<T>* values, std::uint64_t max_count, const char* what) {
+  template <typename T, typename Allocator>
+  bool Vector(std::vector<T, Allocator>* values, std::uint64_t max_count, const char* what) {
     std::uint64_t count = 0;
     if (!Pod(&count, what)) return false;
     if (count > max_count || count > remaining() / sizeof(T)) {

@@ -202,16 +202,28 @@ void MihIndex::Build(std::span<const std::uint8_t> codes, std::span<const std::u
   ntotal = static_cast<idx_t>(n);
 }
 
-double MihIndex::ProbeCost(int flips) const {
+int MihIndex::FlipsFor(int chunk, int max_distance) const {
+  // Pigeonhole, sharpened: with r = k * chunks + s (s < chunks), a code within r that matched
+  // none of the first s + 1 chunks within k flips nor the others within k - 1 would differ by at
+  // least (k + 1)(s + 1) + k (chunks - s - 1) = r + 1 bits. -1: the chunk is not probed at all.
+  const int k = max_distance / chunks(), s = max_distance % chunks();
+  return chunk <= s ? k : k - 1;
+}
+
+double MihIndex::ProbeCost(int max_distance) const {
   // Measured shape, in nanoseconds: a probe costs a few cache misses (offset line, ids), each
   // candidate one more (its code); a scan reads a code in about a nanosecond.
-  const double probes = chunks() * BallSize(table_bits_, flips);
+  double probes = 0;
+  for (int c = 0; c < chunks(); ++c) {
+    const int flips = FlipsFor(c, max_distance);
+    if (flips >= 0) probes += BallSize(table_bits_, flips);
+  }
   const double candidates = probes * static_cast<double>(size()) / (1u << table_bits_);
   return probes * 30 + candidates * 15;
 }
 
 bool MihIndex::ScansAt(int max_distance) const {
-  return ProbeCost(max_distance / chunks()) > static_cast<double>(size()) * 1.0;
+  return ProbeCost(max_distance) > static_cast<double>(size()) * 1.0;
 }
 
 void MihIndex::FindWithin(const std::uint8_t* query, int max_distance,
@@ -226,10 +238,11 @@ void MihIndex::FindWithin(const std::uint8_t* query, int max_distance,
   thread_local std::vector<std::uint32_t> buckets;
   thread_local std::vector<Probe> probes;
   thread_local std::vector<std::uint32_t> candidates;
-  const int flips = max_distance / chunks();
   const std::uint32_t mask = (1u << table_bits_) - 1;
   probes.clear();
   for (int c = 0; c < chunks(); ++c) {
+    const int flips = FlipsFor(c, max_distance);
+    if (flips < 0) continue;
     const Table& table = tables_[c];
     buckets.clear();
     // Flips above table_bits_ land in the same bucket: enumerate only the bucket bits.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/internal/huge_pages.h"
 
 namespace hashmatch::index::internal {
 
@@ -86,9 +87,9 @@ class MihIndex final : public faiss::IndexBinary {
   };
   static constexpr int kBucketsPerLine = 60;
   struct Table {
-    std::vector<OffsetLine> lines;
+    HugeVector<OffsetLine> lines;
     std::vector<std::uint32_t> wide;  // 61 offsets per line holding a bucket of >= 255 codes
-    std::vector<std::uint8_t> ids;    // positions, id_bytes_ each (+ padding); empty for chunk 0
+    HugeVector<std::uint8_t> ids;     // positions, id_bytes_ each (+ padding); empty for chunk 0
   };
   struct Probe {
     std::uint32_t begin, end;
@@ -100,14 +101,16 @@ class MihIndex final : public faiss::IndexBinary {
                                                       std::uint32_t bucket) const;
   Table MakeTable(const std::vector<std::uint32_t>& counts) const;
   void FillIds(int chunk, Table* table) const;
-  double ProbeCost(int flips) const;
+  // Bucket-bit flips probed in `chunk` for a radius (-1: none); see the .cc.
+  int FlipsFor(int chunk, int max_distance) const;
+  double ProbeCost(int max_distance) const;
 
   std::vector<int> chunk_start_;  // first bit of each chunk
   std::vector<int> chunk_bits_;
   int table_bits_ = 0;
   int id_bytes_ = 3;
-  std::vector<std::uint8_t> codes_;
-  std::vector<std::uint32_t> labels_;
+  HugeVector<std::uint8_t> codes_;
+  HugeVector<std::uint32_t> labels_;
   std::vector<Table> tables_;
 };
 

@@ -84,16 +84,17 @@ std::int64_t Statement::Int(int column) const {
   return sqlite3_column_int64(statement_.get(), column);
 }
 std::string Statement::Text(int column) const {
-  return Bytes(sqlite3_column_text(statement_.get(), column), column);
+  return std::string(Bytes(sqlite3_column_text(statement_.get(), column), column));
 }
-std::string Statement::Blob(int column) const {
+std::string Statement::Blob(int column) const { return std::string(BlobView(column)); }
+std::string_view Statement::BlobView(int column) const {
   return Bytes(sqlite3_column_blob(statement_.get(), column), column);
 }
-std::string Statement::Bytes(const void* data, int column) const {
+std::string_view Statement::Bytes(const void* data, int column) const {
   // sqlite3_column_bytes must come after the text/blob call: it reports that conversion's size.
-  if (data == nullptr) return std::string();
-  return std::string(static_cast<const char*>(data),
-                     static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)));
+  if (data == nullptr) return std::string_view();
+  return std::string_view(static_cast<const char*>(data),
+                          static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)));
 }
 
 }  // namespace hashmatch::index::internal

@@ -44,10 +44,12 @@ class Statement {
   std::int64_t Int(int column) const;
   std::string Text(int column) const;
   std::string Blob(int column) const;
+  // Valid until the next Step, Reset or column call on this statement.
+  std::string_view BlobView(int column) const;
 
  private:
   Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
-  std::string Bytes(const void* data, int column) const;
+  std::string_view Bytes(const void* data, int column) const;
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
 };

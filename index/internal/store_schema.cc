@@ -50,6 +50,11 @@ constexpr const char* kMigrations[] = {
     R"sql(
     CREATE INDEX candidates ON descriptors(id) WHERE status = 1;
     )sql",
+    // 2 -> 3: duplicates are found by the store's in-memory value index (value_index.h): a B-tree
+    // over random values cost a dirty page per inserted descriptor.
+    R"sql(
+    DROP INDEX descriptors_by_value;
+    )sql",
 };
 static_assert(std::size(kMigrations) == kStoreSchemaVersion);
 

@@ -8,7 +8,7 @@
 
 namespace hashmatch::index::internal {
 
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 // PRAGMA application_id of every hashmatch store ("HMST"): tells our files from others.
 inline constexpr int kStoreApplicationId = 0x484D5354;
 

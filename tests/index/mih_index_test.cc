@@ -107,19 +107,27 @@ TEST_CASE("MIH equals IndexBinaryFlat on clustered codes", "[index][mih]") {
   CheckAgainstFlat(codes, queries, 11);
 }
 
-TEST_CASE("MIH handles buckets of 255 and more identical codes", "[index][mih]") {
-  // Thousands of copies of a few codes overflow the one-byte bucket counts: those offset lines
-  // move to the wide table, and every copy must still be found.
+TEST_CASE("MIH handles crowded buckets around and far past the one-byte count limit",
+          "[index][mih]") {
+  // Bucket counts are one byte: a line holding a count of 255 or more moves to the wide table.
+  // Exact copies of four codes fill their buckets with 254, 255, 256 and 3000 codes (plus a
+  // flipped copy nearby); every copy must still be found.
   std::mt19937_64 rng(11);
   std::vector<std::uint8_t> codes = RandomCodes(rng, 5000);
-  const std::vector<std::uint8_t> popular = RandomCodes(rng, 3);
-  for (int i = 0; i < 3000; ++i) {
-    const auto copy = Flipped(rng, &popular[(i % 3) * kBytes], i % 2);
-    codes.insert(codes.end(), copy.begin(), copy.end());
+  const std::vector<std::uint8_t> popular = RandomCodes(rng, 4);
+  const int copies[] = {254, 255, 256, 3000};
+  for (int p = 0; p < 4; ++p) {
+    for (int i = 0; i < copies[p]; ++i) {
+      codes.insert(codes.end(), &popular[p * kBytes], &popular[p * kBytes] + kBytes);
+    }
+    const auto nearby = Flipped(rng, &popular[p * kBytes], 1);
+    codes.insert(codes.end(), nearby.begin(), nearby.end());
   }
   std::vector<std::vector<std::uint8_t>> queries;
-  for (int i = 0; i < 3; ++i)
-    queries.emplace_back(&popular[i * kBytes], &popular[i * kBytes] + kBytes);
+  for (int p = 0; p < 4; ++p) {
+    queries.emplace_back(&popular[p * kBytes], &popular[p * kBytes] + kBytes);
+    queries.push_back(Flipped(rng, &popular[p * kBytes], 3));
+  }
   queries.push_back(Flipped(rng, &codes[17 * kBytes], 20));
   CheckAgainstFlat(codes, queries, 11);
 }
