@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "index/internal/sqlite.h"
+#include "engine/sqlite/sqlite.h"
 #include "index/internal/store_schema.h"
 #include "index/internal/value_index.h"
 #include "index/store.h"
@@ -23,8 +23,8 @@
 namespace hashmatch::index {
 namespace {
 
-using internal::Exec;
-using internal::Statement;
+using sqlite::Exec;
+using sqlite::Statement;
 
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -108,7 +108,7 @@ class WriterLock {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(WriterLock lock, internal::SqliteHandle db, StoreLimits limits, std::string store_id)
+  SqliteStore(WriterLock lock, sqlite::SqliteHandle db, StoreLimits limits, std::string store_id)
       : lock_(std::move(lock)),
         db_(std::move(db)),
         limits_(limits),
@@ -493,7 +493,7 @@ class SqliteStore final : public Store {
 
   const WriterLock lock_;
   std::mutex mu_;  // guards everything below (SQLite serialises writers anyway)
-  internal::SqliteHandle db_;
+  sqlite::SqliteHandle db_;
   internal::ValueIndex values_;
   bool values_loaded_ = false;
   const StoreLimits limits_;
@@ -515,7 +515,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     return absl::Status(lock.status().code(),
                         "store " + path + ": " + std::string(lock.status().message()));
   }
-  HM_ASSIGN_OR_RETURN(internal::SqliteHandle db, internal::OpenSqlite(path));
+  HM_ASSIGN_OR_RETURN(sqlite::SqliteHandle db, sqlite::OpenSqlite(path));
   // WAL + FULL: a commit returns after the log is on disk, so an acknowledged batch survives
   // kill -9 and power loss; readers do not block the writer.
   HM_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA busy_timeout = 10000"));

@@ -4,10 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/core.h"
-#include "index/internal/sqlite.h"
+#include "engine/sqlite/sqlite.h"
 
 namespace hashmatch::index::internal {
 namespace {
+
+using sqlite::Exec;
+using sqlite::Statement;
 
 // Migration k brings a store from version k to k + 1. Append only: never edit a shipped step.
 constexpr const char* kMigrations[] = {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <random>
 
-#include "index/internal/sqlite.h"
+#include "engine/sqlite/sqlite.h"
 #include "index/internal/store_schema.h"
 #include "tests/index/index_test_util.h"
 #include "tests/testing/temp_dir.h"
@@ -225,7 +225,7 @@ TEST_CASE("a store open in one process cannot be opened for writing again", "[in
 TEST_CASE("an older schema is migrated and a newer or foreign file is refused", "[index][store]") {
   hashmatch::testing::TempDir dir;
   {
-    auto db = *internal::OpenSqlite(dir.File("v1.db"));
+    auto db = *sqlite::OpenSqlite(dir.File("v1.db"));
     REQUIRE(internal::MigrateStore(db.get(), 1).ok());
   }
   {
@@ -233,25 +233,25 @@ TEST_CASE("an older schema is migrated and a newer or foreign file is refused", 
     REQUIRE(store->Add(Police(), std::vector<NewDescriptor>{Pdq(std::string(32, 'a'))}).ok());
   }
   {
-    auto db = *internal::OpenSqlite(dir.File("v1.db"));
-    auto version = *internal::Statement::Prepare(db.get(), "PRAGMA user_version");
+    auto db = *sqlite::OpenSqlite(dir.File("v1.db"));
+    auto version = *sqlite::Statement::Prepare(db.get(), "PRAGMA user_version");
     REQUIRE(*version.Step());
     CHECK(version.Int(0) == internal::kStoreSchemaVersion);
-    auto index = *internal::Statement::Prepare(
+    auto index = *sqlite::Statement::Prepare(
         db.get(),
         "SELECT group_concat(name) FROM sqlite_schema WHERE type = 'index' AND name NOT "
         "LIKE 'sqlite_autoindex%'");
     REQUIRE(*index.Step());
     CHECK(index.Text(0) == "candidates");  // v2 added it, v3 dropped descriptors_by_value
-    REQUIRE(internal::Exec(db.get(), "PRAGMA user_version = 99").ok());
+    REQUIRE(sqlite::Exec(db.get(), "PRAGMA user_version = 99").ok());
   }
   const absl::Status newer = OpenSqliteStore(dir.File("v1.db")).status();
   CHECK(newer.code() == absl::StatusCode::kFailedPrecondition);
   CHECK_THAT(std::string(newer.message()), Catch::Contains("version 99 is newer"));
 
   {
-    auto db = *internal::OpenSqlite(dir.File("other.db"));
-    REQUIRE(internal::Exec(db.get(), "CREATE TABLE t(x)").ok());
+    auto db = *sqlite::OpenSqlite(dir.File("other.db"));
+    REQUIRE(sqlite::Exec(db.get(), "CREATE TABLE t(x)").ok());
   }
   const absl::Status foreign = OpenSqliteStore(dir.File("other.db")).status();
   CHECK_THAT(std::string(foreign.message()), Catch::Contains("not a hashmatch store"));

@@ -1,8 +1,8 @@
-#include "index/internal/sqlite.h"
+#include "engine/sqlite/sqlite.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace hashmatch::index::internal {
+namespace hashmatch::sqlite {
 
 absl::Status SqliteError(sqlite3* db, int code, std::string_view what) {
   const std::string message =
@@ -48,6 +48,10 @@ Statement& Statement::Bind(int index, std::int64_t value) {
   sqlite3_bind_int64(statement_.get(), index, value);
   return *this;
 }
+Statement& Statement::BindDouble(int index, double value) {
+  sqlite3_bind_double(statement_.get(), index, value);
+  return *this;
+}
 Statement& Statement::BindText(int index, std::string_view text) {
   sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()),
                     SQLITE_TRANSIENT);
@@ -83,6 +87,9 @@ void Statement::Reset() {
 std::int64_t Statement::Int(int column) const {
   return sqlite3_column_int64(statement_.get(), column);
 }
+double Statement::Double(int column) const {
+  return sqlite3_column_double(statement_.get(), column);
+}
 std::string Statement::Text(int column) const {
   return std::string(Bytes(sqlite3_column_text(statement_.get(), column), column));
 }
@@ -97,4 +104,4 @@ std::string_view Statement::Bytes(const void* data, int column) const {
                           static_cast<std::size_t>(sqlite3_column_bytes(statement_.get(), column)));
 }
 
-}  // namespace hashmatch::index::internal
+}  // namespace hashmatch::sqlite

@@ -1,5 +1,6 @@
-// Thin RAII over the SQLite C API: a connection and prepared statements whose errors come back as
-// absl::Status carrying SQLite's own message.
+// engine/sqlite: thin RAII over the SQLite C API, shared by the descriptor store (index/) and
+// the server's key table and audit log: a connection and prepared statements whose errors come
+// back as absl::Status carrying SQLite's own message.
 #pragma once
 
 #include <sqlite3.h>
@@ -11,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hashmatch::index::internal {
+namespace hashmatch::sqlite {
 
 struct SqliteCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -33,6 +34,7 @@ class Statement {
 
   // Binds are 1-based, as in SQLite.
   Statement& Bind(int index, std::int64_t value);
+  Statement& BindDouble(int index, double value);
   Statement& BindText(int index, std::string_view text);
   Statement& BindBlob(int index, std::string_view bytes);
   // true: a row is available; false: done. Errors carry the SQL's first words.
@@ -42,6 +44,7 @@ class Statement {
   void Reset();
 
   std::int64_t Int(int column) const;
+  double Double(int column) const;
   std::string Text(int column) const;
   std::string Blob(int column) const;
   // Valid until the next Step, Reset or column call on this statement.
@@ -54,4 +57,4 @@ class Statement {
   std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
 };
 
-}  // namespace hashmatch::index::internal
+}  // namespace hashmatch::sqlite

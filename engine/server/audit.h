@@ -1,0 +1,46 @@
+// engine/server/audit: the append-only audit log (DIR/audit.db), hash-chained.
+//
+// Owns one record per RPC: time, key id, role, method, status, item count and the matched
+// descriptor ids. Never media, secrets, case references, or platforms' non-matching hashes: the
+// caller passes only these fields. Record n stores SHA-256(hash of record n-1 || its text), so
+// Verify detects any edited, inserted or deleted record except a cut of the newest ones (compare
+// the head hash with one kept elsewhere for that: Verify returns it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hashmatch::server {
+
+struct AuditRecord {
+  std::int64_t time_ms = 0;
+  std::string key_id;  // empty when the call was not authenticated
+  std::string role;
+  std::string method;  // full gRPC method name
+  std::string status;  // gRPC status code name, e.g. "OK", "PERMISSION_DENIED"
+  std::int64_t items = 0;
+  std::vector<std::int64_t> matched_ids;
+};
+
+struct AuditVerification {
+  bool intact = true;
+  std::int64_t records = 0;
+  std::string problem;    // when not intact: "record N: what is wrong"
+  std::string head_hash;  // hex SHA-256 of the newest record
+};
+
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  // Appends and commits (WAL; survives a process crash, see the .cc for power loss).
+  virtual absl::Status Append(const AuditRecord& record) = 0;
+  virtual absl::StatusOr<AuditVerification> Verify() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& path);
+
+}  // namespace hashmatch::server
