@@ -20,7 +20,7 @@ using sqlite::Statement;
 // names and status names never contain tabs or newlines (they come from the server, not users).
 std::string RecordText(std::int64_t seq, const AuditRecord& r) {
   return absl::StrCat(seq, "\t", r.time_ms, "\t", r.key_id, "\t", r.role, "\t", r.method, "\t",
-                      r.status, "\t", r.items, "\t", absl::StrJoin(r.matched_ids, ","));
+                      r.status, "\t", r.items, "\t", absl::StrJoin(r.descriptor_ids, ","));
 }
 
 std::string ChainHash(const std::string& previous_hex, const std::string& text) {

@@ -1,10 +1,10 @@
 // engine/server/audit: the append-only audit log (DIR/audit.db), hash-chained.
 //
-// Owns one record per RPC: time, key id, role, method, status, item count and the matched
-// descriptor ids. Never media, secrets, case references, or platforms' non-matching hashes: the
-// caller passes only these fields. Record n stores SHA-256(hash of record n-1 || its text), so
-// Verify detects any edited, inserted or deleted record except a cut of the newest ones (compare
-// the head hash with one kept elsewhere for that: Verify returns it).
+// Owns one record per RPC: time, key id, role, method, status, item count and the ids of the
+// descriptors matched or changed. Never media, secrets, case references, or platforms' non-matching
+// hashes: the caller passes only these fields. Record n stores SHA-256(hash of record n-1 || its
+// text), so Verify detects any edited, inserted or deleted record except a cut of the newest ones
+// (compare the head hash with one kept elsewhere for that: Verify returns it).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ struct AuditRecord {
   std::string method;  // full gRPC method name
   std::string status;  // gRPC status code name, e.g. "OK", "PERMISSION_DENIED"
   std::int64_t items = 0;
-  std::vector<std::int64_t> matched_ids;
+  std::vector<std::int64_t> descriptor_ids;  // matched (match calls) or changed (review)
 };
 
 struct AuditVerification {

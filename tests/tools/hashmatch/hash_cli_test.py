@@ -9,22 +9,15 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "testing"))
+from pdq_testdata import expected_pdq  # noqa: E402
+
 ARGS = None
 
 
 def run(*args):
     return subprocess.run([os.path.join(ARGS.bin, "hashmatch"), *args],
                           capture_output=True, text=True, timeout=120)
-
-
-def expected():
-    rows = {}
-    with open(os.path.join(ARGS.testdata, "pdq", "expected.tsv")) as f:
-        next(f)
-        for line in f:
-            name, pdq, quality = line.rstrip("\n").split("\t")
-            rows[name] = (pdq, int(quality))
-    return rows
 
 
 class HashCliTest(unittest.TestCase):
@@ -45,7 +38,7 @@ class HashCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         lines = r.stdout.splitlines()
         self.assertEqual(len(lines), 2)
-        exp = expected()
+        exp = expected_pdq(ARGS.testdata)
         for line, name in zip(lines, ["p01-mate-aqua.jpg", "p02-mate-blinds.jpg"]):
             fields = line.split("\t")
             self.assertEqual(len(fields), 6)
@@ -66,7 +59,7 @@ class HashCliTest(unittest.TestCase):
         obj = json.loads(r.stdout)
         self.assertEqual(obj["format"], "JPEG")
         self.assertEqual((obj["width"], obj["height"]), (640, 400))
-        self.assertEqual(obj["pdq"], expected()["images/p02-mate-blinds.jpg"][0])
+        self.assertEqual(obj["pdq"], expected_pdq(ARGS.testdata)["images/p02-mate-blinds.jpg"][0])
         self.assertEqual(sorted(obj["dihedral"]),
                          sorted(["orig", "rot90", "rot180", "rot270", "flipx", "flipy", "flipp", "flipm"]))
 

@@ -1,0 +1,254 @@
+// hashmatchd: the matching service. See README.md "hashmatchd" and proto/hashmatch/v1.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "engine/server/audit.h"
+#include "engine/server/keys.h"
+#include "engine/server/service.h"
+#include "index/matcher.h"
+#include "index/store.h"
+#include "tools/common/local_hash.h"
+
+namespace hs = hashmatch::server;
+namespace hi = hashmatch::index;
+
+namespace {
+
+// One structured line per event on stderr: `ts=... level=... msg="..." key=value ...`.
+void Log(const char* level, const std::string& message) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::fprintf(stderr, "ts=%lld.%03lld level=%s msg=\"%s\"\n", static_cast<long long>(ms / 1000),
+               static_cast<long long>(ms % 1000), level, message.c_str());
+}
+
+[[noreturn]] void Die(const std::string& message) {
+  Log("error", message);
+  std::exit(1);
+}
+
+bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0 ||
+         address.rfind("localhost:", 0) == 0;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Die("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Media must never reach disk: no core dumps (they would hold request bytes).
+void DisableCoreDumps() {
+  const rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+// SIGTERM/SIGINT go to a handler (not sigwait: libraries such as OpenBLAS start threads before
+// main, with the signals unblocked) that wakes WaitForStopSignal through a pipe.
+int g_stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int signal_number) {
+  const char byte = static_cast<char>(signal_number);
+  [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
+}
+
+void InstallStopSignals() {
+  if (pipe(g_stop_pipe) != 0) Die("pipe() failed");
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+int WaitForStopSignal() {
+  char byte = 0;
+  while (read(g_stop_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
+// --demo: the public test images as VERIFIED descriptors (idempotent), and one key per role in
+// DIR/demo-keys.json (kept across restarts while its keys still authenticate).
+void LoadDemo(const std::string& images, const std::string& data, hi::Store* store,
+              hs::KeyTable* keys) {
+  const absl::StatusOr<std::vector<std::string>> files = hashmatch::tools::ListInputFiles({images});
+  if (!files.ok()) Die("--demo-images: " + std::string(files.status().message()));
+  hashmatch::tools::LocalHasher hasher;
+  std::vector<hi::NewDescriptor> items;
+  for (const std::string& file : *files) {
+    const auto d = hasher.HashImageFile(file, false);
+    if (!d.ok()) continue;  // the folder may hold non-images (README, sources)
+    const auto bytes = [](const auto& h) {
+      return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
+    };
+    const auto verified = hashmatch::DescriptorStatus::kVerified;
+    items.push_back(
+        {hashmatch::Signal::kPdq, bytes(d->pdq.hash), d->pdq.quality, "demo", verified});
+    items.push_back({hashmatch::Signal::kMd5, bytes(d->digests.md5), -1, "demo", verified});
+    items.push_back({hashmatch::Signal::kSha1, bytes(d->digests.sha1), -1, "demo", verified});
+    items.push_back({hashmatch::Signal::kSha256, bytes(d->digests.sha256), -1, "demo", verified});
+  }
+  const auto added = store->Add({"demo", "", "hashmatchd --demo", ""}, items);
+  if (!added.ok()) Die("--demo: " + std::string(added.status().message()));
+  Log("info", "demo descriptors: " + std::to_string(items.size()) + " from " +
+                  std::to_string(files->size()) + " files in " + images);
+
+  const std::string path = data + "/demo-keys.json";
+  if (std::filesystem::exists(path)) {
+    const std::string text = ReadText(path);
+    bool valid = true;
+    for (const char* role : {"platform", "ict", "police", "admin"}) {
+      const std::string tag = std::string("\"") + role + "\": \"";
+      const auto at = text.find(tag);
+      valid = valid && at != std::string::npos &&
+              keys->Authenticate(text.substr(at + tag.size(), 67)).ok();
+    }
+    if (valid) {
+      Log("info", "demo keys: " + path + " (reused)");
+      return;
+    }
+  }
+  std::string json = "{";
+  for (const auto role :
+       {hs::Role::kPlatform, hs::Role::kIct, hs::Role::kPolice, hs::Role::kAdmin}) {
+    const auto key = keys->Create(role, "demo", 0);
+    if (!key.ok()) Die("demo keys: " + std::string(key.status().message()));
+    json += std::string(json.size() > 1 ? ", " : "") + "\"" + std::string(hs::RoleName(role)) +
+            "\": \"" + key->secret + "\"";
+  }
+  json += "}\n";
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << json;
+    if (!out) Die("cannot write " + temp);
+  }
+  std::filesystem::permissions(
+      temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::rename(temp, path);
+  Log("info", "demo keys: " + path + " (one per role, mode 0600)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  umask(077);  // the store, keys and audit log are for this service account only
+  CLI::App app{
+      "hashmatchd: matches images and hashes against known descriptors (gRPC, "
+      "proto/hashmatch/v1).\nStores descriptors only, never media."};
+  std::string data = "hashmatch-data", listen = "127.0.0.1:50051";
+  std::string tls_cert, tls_key, tls_client_ca, demo_images;
+  bool insecure = false, demo = false;
+  hs::ServiceLimits limits;
+  app.add_option("--data", data, "Folder for the store, index snapshot, keys and audit log")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain (enables TLS)");
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+  app.add_option("--tls-client-ca", tls_client_ca, "PEM CA bundle: require client certificates");
+  app.add_flag("--insecure", insecure, "Allow a non-loopback listener without TLS");
+  app.add_flag("--demo", demo,
+               "Load the public test images as VERIFIED descriptors and write one API key per "
+               "role to DATA/demo-keys.json");
+  app.add_option("--demo-images", demo_images, "Images for --demo")
+      ->default_str("../shared/testdata/pdq/images beside the source tree");
+  app.add_option("--max-batch", limits.max_batch, "Most hashes per MatchHashes / per ingest batch")
+      ->capture_default_str();
+  app.add_option("--max-image-bytes", limits.max_image_bytes, "Largest image for MatchMedia")
+      ->capture_default_str();
+  app.add_option("--rate", limits.default_rate_per_second,
+                 "Calls per second per key (token bucket, bursts of 2 s) unless the key sets one")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  DisableCoreDumps();
+  InstallStopSignals();
+  signal(SIGPIPE, SIG_IGN);
+
+  if (tls_cert.empty() != tls_key.empty()) Die("--tls-cert and --tls-key go together");
+  if (tls_cert.empty() && !IsLoopback(listen) && !insecure) {
+    Die("refusing to serve " + listen + " without TLS: give --tls-cert/--tls-key, or --insecure");
+  }
+  std::filesystem::create_directories(data);
+  auto store = hi::OpenSqliteStore(data + "/store.db");
+  if (!store.ok()) Die(std::string(store.status().message()));
+  auto keys = hs::OpenKeyTable(data + "/keys.db");
+  if (!keys.ok()) Die(std::string(keys.status().message()));
+  auto audit = hs::OpenAuditLog(data + "/audit.db");
+  if (!audit.ok()) Die(std::string(audit.status().message()));
+  if (demo) {
+    if (demo_images.empty())
+      demo_images = std::string(HM_SOURCE_DIR) + "/../shared/testdata/pdq/images";
+    LoadDemo(demo_images, data, store->get(), keys->get());
+  }
+
+  hs::Services services(store->get(), keys->get(), audit->get(), limits);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_key_cert_pairs.push_back({ReadText(tls_key), ReadText(tls_cert)});
+    if (!tls_client_ca.empty()) ssl.pem_root_certs = ReadText(tls_client_ca);
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, credentials, &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_image_bytes + (1 << 20)));
+  builder.RegisterService(services.match_service());
+  builder.RegisterService(services.ingest_service());
+  builder.RegisterService(services.admin_service());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) Die("cannot listen on " + listen);
+  // Live now; ready (health "hashmatch.v1.MatchService" SERVING) once the index is loaded.
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus("hashmatch.v1.MatchService", false);
+  Log("info", "listening on " + listen + (tls_cert.empty() ? " (plaintext)" : " (TLS)") +
+                  "; loading the index");
+
+  hi::MatcherOptions options;
+  options.snapshot_path = data + "/index.snapshot";
+  options.log = [](std::string_view line) { Log("info", std::string(line)); };
+  auto matcher = hi::Matcher::Open(store->get(), options);
+  if (!matcher.ok()) Die(std::string(matcher.status().message()));
+  services.AttachMatcher(matcher->get());
+  health->SetServingStatus("hashmatch.v1.MatchService", true);
+  Log("info", "ready");
+
+  // SIGTERM/SIGINT: stop accepting, let in-flight calls finish (10 s at most), then flush.
+  std::thread waiter([&] {
+    const int received = WaitForStopSignal();
+    Log("info",
+        std::string("received ") + (received == SIGTERM ? "SIGTERM" : "SIGINT") + "; draining");
+    health->SetServingStatus("hashmatch.v1.MatchService", false);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  });
+  server->Wait();
+  waiter.join();
+  (*matcher)->WriteSnapshot().IgnoreError();
+  Log("info", "stopped");
+  return 0;
+}

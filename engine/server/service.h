@@ -1,0 +1,47 @@
+// engine/server/service: the gRPC services of proto/hashmatch/v1 over a Store, a Matcher, the key
+// table and the audit log. Every call: authenticate (Bearer key), authorise by role (auth.h), rate
+// limit per key, bound the input, answer, append one audit record.
+//
+// Include only from hashmatchd and tests: it pulls in gRPC headers.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "engine/server/audit.h"
+#include "engine/server/keys.h"
+#include "index/matcher.h"
+#include "index/store.h"
+
+namespace hashmatch::server {
+
+struct ServiceLimits {
+  int max_batch = 10'000;  // hashes per MatchHashes, items per batch
+  std::size_t max_image_bytes = std::size_t{50} << 20;
+  std::int64_t max_image_pixels = 100'000'000;
+  double default_rate_per_second = 200;  // per key, when the key sets none; burst = 2 s worth
+};
+
+// The three services. The matcher may be attached after the server starts (index loading):
+// until then match calls are UNAVAILABLE.
+class Services {
+ public:
+  Services(index::Store* store, KeyTable* keys, AuditLog* audit, ServiceLimits limits);
+  ~Services();
+  void AttachMatcher(index::Matcher* matcher);
+  bool ready() const;
+
+  grpc::Service* match_service();
+  grpc::Service* ingest_service();
+  grpc::Service* admin_service();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hashmatch::server

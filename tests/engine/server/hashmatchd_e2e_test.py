@@ -1,0 +1,313 @@
+#!/usr/bin/python3
+"""End-to-end: the real hashmatchd on loopback (--demo, a fresh data folder) and a real grpcio
+client. Matching by hash and by media, what each role sees, the role x RPC matrix, limits,
+ingest and review taking effect live, the audit chain (and its tamper detection), restart.
+
+Usage: hashmatchd_e2e_test.py --bin build/bin --python-dir build/python --testdata DIR
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "testing"))
+from pdq_testdata import expected_pdq  # noqa: E402
+
+import grpc
+
+ARGS = None
+v1 = None  # the generated modules, imported in main()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def flip_bits(hex_value, count, rng):
+    value = bytearray(bytes.fromhex(hex_value))
+    for bit in rng.sample(range(256), count):
+        value[bit // 8] ^= 1 << (bit % 8)
+    return value.hex()
+
+
+class Server:
+    """hashmatchd --demo in `data` on a free loopback port."""
+
+    def __init__(self, data):
+        self.data = data
+        self.port = free_port()
+        self.log = open(os.path.join(data + ".log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(ARGS.bin, "hashmatchd"), "--data", data, "--listen",
+             f"127.0.0.1:{self.port}", "--demo", "--demo-images",
+             os.path.join(ARGS.testdata, "pdq", "images")],
+            stdout=self.log, stderr=self.log)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.wait_ready()
+        with open(os.path.join(data, "demo-keys.json")) as f:
+            self.keys = json.load(f)
+        self.match = v1.match_grpc.MatchServiceStub(self.channel)
+        self.ingest = v1.ingest_grpc.IngestServiceStub(self.channel)
+        self.admin = v1.admin_grpc.AdminServiceStub(self.channel)
+
+    def wait_ready(self):
+        # grpc.health.v1.Health/Check with service "hashmatch.v1.MatchService", encoded by hand
+        # (Debian ships no Python health stubs): SERVING is field 1 = 1.
+        name = b"hashmatch.v1.MatchService"
+        check = self.channel.unary_unary("/grpc.health.v1.Health/Check")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            self.assert_running()
+            try:
+                if check(b"\n" + bytes([len(name)]) + name, timeout=1) == b"\x08\x01":
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("hashmatchd did not become ready")
+
+    def assert_running(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"hashmatchd exited with {self.proc.returncode}")
+
+    def auth(self, role):
+        return [("authorization", "Bearer " + self.keys[role])]
+
+    def stop(self):
+        self.channel.close()
+        self.proc.terminate()  # SIGTERM: graceful
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+class HashmatchdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hm_e2e.")
+        cls.data = os.path.join(cls.tmp, "data")
+        cls.server = Server(cls.data)
+        cls.pdq = expected_pdq(ARGS.testdata)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def hashes(self, role, items, **options):
+        request = v1.match.MatchHashesRequest(hashes=items,
+                                              options=v1.match.MatchOptions(**options))
+        return self.server.match.MatchHashes(request, metadata=self.server.auth(role))
+
+    def pdq_item(self, hex_value, quality=100):
+        return v1.types.HashValue(signal=v1.types.SIGNAL_PDQ, hex=hex_value, quality=quality)
+
+    def test_platform_sees_match_or_not_and_nothing_more(self):
+        known, _ = self.pdq["images/p01-mate-aqua.jpg"]
+        rng = random.Random(1)
+        items = [self.pdq_item(known),
+                 self.pdq_item(bytes(rng.getrandbits(8) for _ in range(32)).hex()),
+                 self.pdq_item("zz" * 32),
+                 v1.types.HashValue(signal=v1.types.SIGNAL_MD5, hex="00" * 15)]
+        response = self.hashes("platform", items)
+        self.assertEqual([r.index for r in response.results], [0, 1, 2, 3])
+        first = response.results[0]
+        self.assertTrue(first.matched)
+        self.assertEqual(first.matches[0].category, "demo")
+        self.assertTrue(first.matches[0].match_ref.startswith("m_"))
+        self.assertEqual(first.matches[0].descriptor_id, 0)  # hidden from platforms
+        self.assertEqual(first.matches[0].distance, 0)
+        self.assertFalse(response.results[1].matched)
+        self.assertEqual(response.results[2].error.code, "INVALID_ARGUMENT")
+        self.assertIn("hashes[2].hex: character 0 is not a hex digit", response.results[2].error.message)
+        self.assertIn("hashes[3].hex: 30 hex digits, MD5 needs 32", response.results[3].error.message)
+
+    def test_ict_sees_distance_of_a_transformed_hash(self):
+        known, _ = self.pdq["images/p02-mate-blinds.jpg"]
+        near = flip_bits(known, 9, random.Random(2))
+        response = self.hashes("ict", [self.pdq_item(near)])
+        match = response.results[0].matches[0]
+        self.assertEqual(match.distance, 9)
+        self.assertGreater(match.descriptor_id, 0)
+        self.assertEqual(match.status, v1.types.DESCRIPTOR_STATUS_VERIFIED)
+        far = flip_bits(known, 40, random.Random(3))
+        self.assertFalse(self.hashes("ict", [self.pdq_item(far)]).results[0].matched)
+        self.assertTrue(self.hashes("ict", [self.pdq_item(far)],
+                                    max_distance=40).results[0].matched)
+        with self.assertRaises(grpc.RpcError) as denied:
+            self.hashes("platform", [self.pdq_item(far)], max_distance=40)
+        self.assertEqual(denied.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+    def test_match_media_for_an_edited_copy_and_an_unrelated_image(self):
+        variants = os.path.join(ARGS.testdata, "pdq", "variants")
+        with open(os.path.join(variants, "p01-mate-aqua__jpeg_q30.jpg"), "rb") as f:
+            edited = f.read()
+        response = self.server.match.MatchMedia(v1.match.MatchMediaRequest(media=edited),
+                                                metadata=self.server.auth("police"))
+        self.assertTrue(response.matched)
+        self.assertEqual(len(response.computed.pdq), 32)
+        self.assertEqual(response.matches[0].distance, 2)  # variants.tsv: distance_to_original 2
+        self.assertEqual(response.matches[0].provenance[0].agency, "demo")
+        with open(os.path.join(ARGS.testdata, "pdq", "edge", "e07-exact-512x512.png"), "rb") as f:
+            unrelated = f.read()
+        response = self.server.match.MatchMedia(v1.match.MatchMediaRequest(media=unrelated),
+                                                metadata=self.server.auth("platform"))
+        self.assertFalse(response.matched)
+        with self.assertRaises(grpc.RpcError) as bad:
+            self.server.match.MatchMedia(v1.match.MatchMediaRequest(media=edited[:200]),
+                                         metadata=self.server.auth("platform"))
+        self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("media:", bad.exception.details())
+
+    def test_roles_times_rpcs(self):
+        s = self.server
+        calls = {
+            "MatchHashes": lambda md: s.match.MatchHashes(v1.match.MatchHashesRequest(), metadata=md),
+            "MatchMedia": lambda md: s.match.MatchMedia(v1.match.MatchMediaRequest(), metadata=md),
+            "MatchVideo": lambda md: s.match.MatchVideo(iter([]), metadata=md),
+            "AddDescriptors": lambda md: list(s.ingest.AddDescriptors(iter([]), metadata=md)),
+            "SetStatus": lambda md: s.ingest.SetStatus(v1.ingest.SetStatusRequest(), metadata=md),
+            "GetDescriptor": lambda md: s.ingest.GetDescriptor(
+                v1.ingest.GetDescriptorRequest(id=1), metadata=md),
+            "GetStats": lambda md: s.admin.GetStats(v1.admin.GetStatsRequest(), metadata=md),
+            "CreateApiKey": lambda md: s.admin.CreateApiKey(v1.admin.CreateApiKeyRequest(),
+                                                            metadata=md),
+            "ListApiKeys": lambda md: s.admin.ListApiKeys(v1.admin.ListApiKeysRequest(),
+                                                          metadata=md),
+            "RevokeApiKey": lambda md: s.admin.RevokeApiKey(
+                v1.admin.RevokeApiKeyRequest(key_id="k_none"), metadata=md),
+            "VerifyAudit": lambda md: s.admin.VerifyAudit(v1.admin.VerifyAuditRequest(),
+                                                          metadata=md),
+        }
+        match = {"MatchHashes", "MatchMedia", "MatchVideo"}
+        allowed = {"platform": match, "ict": match | {"AddDescriptors", "GetDescriptor"},
+                   "police": match | {"AddDescriptors", "SetStatus", "GetDescriptor"},
+                   "admin": {"GetStats", "CreateApiKey", "ListApiKeys", "RevokeApiKey",
+                             "VerifyAudit"}}
+
+        def code(call, metadata):
+            try:
+                call(metadata)
+                return grpc.StatusCode.OK
+            except grpc.RpcError as e:
+                return e.code()
+
+        for name, call in calls.items():
+            self.assertEqual(code(call, []), grpc.StatusCode.UNAUTHENTICATED, name)
+            self.assertEqual(code(call, [("authorization", "Bearer hm_" + "0" * 64)]),
+                             grpc.StatusCode.UNAUTHENTICATED, name)
+            for role, methods in allowed.items():
+                got = code(call, s.auth(role))
+                if name in methods:
+                    self.assertNotIn(got, (grpc.StatusCode.PERMISSION_DENIED,
+                                           grpc.StatusCode.UNAUTHENTICATED), f"{role} {name}")
+                else:
+                    self.assertEqual(got, grpc.StatusCode.PERMISSION_DENIED, f"{role} {name}")
+
+    def test_batch_limit(self):
+        items = [self.pdq_item("00" * 32)] * 10001
+        with self.assertRaises(grpc.RpcError) as over:
+            self.hashes("ict", items)
+        self.assertEqual(over.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("the batch limit is 10000", over.exception.details())
+
+    def add(self, role, values, category="B"):
+        request = v1.ingest.AddDescriptorsRequest(
+            contribution=v1.ingest.Contribution(agency="unit-7", case_ref="case-42"),
+            items=[v1.ingest.NewDescriptor(hash=self.pdq_item(h), category=category)
+                   for h in values])
+        return list(self.server.ingest.AddDescriptors(iter([request]),
+                                                      metadata=self.server.auth(role)))
+
+    def test_ingest_review_and_retraction_take_effect_live(self):
+        rng = random.Random(4)
+        police_value, ict_value = (bytes(rng.getrandbits(8) for _ in range(32)).hex()
+                                   for _ in range(2))
+        added = self.add("police", [police_value])
+        self.assertEqual(added[0].outcomes, [v1.ingest.ADD_OUTCOME_ADDED])
+        self.assertEqual(self.add("police", [police_value])[0].outcomes,
+                         [v1.ingest.ADD_OUTCOME_MERGED])  # idempotent
+        self.assertTrue(self.hashes("platform", [self.pdq_item(police_value)]).results[0].matched)
+
+        candidate = self.add("ict", [ict_value])[0].ids[0]
+        self.assertFalse(self.hashes("platform", [self.pdq_item(ict_value)]).results[0].matched)
+        self.assertTrue(self.hashes("ict", [self.pdq_item(ict_value)],
+                                    include_candidates=True).results[0].matched)
+        police = self.server.auth("police")
+        self.server.ingest.SetStatus(v1.ingest.SetStatusRequest(
+            descriptor_id=candidate, status=v1.types.DESCRIPTOR_STATUS_VERIFIED), metadata=police)
+        self.assertTrue(self.hashes("platform", [self.pdq_item(ict_value)]).results[0].matched)
+        with self.assertRaises(grpc.RpcError) as no_reason:
+            self.server.ingest.SetStatus(v1.ingest.SetStatusRequest(
+                descriptor_id=candidate, status=v1.types.DESCRIPTOR_STATUS_RETRACTED),
+                metadata=police)
+        self.assertEqual(no_reason.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.server.ingest.SetStatus(v1.ingest.SetStatusRequest(
+            descriptor_id=candidate, status=v1.types.DESCRIPTOR_STATUS_RETRACTED,
+            reason="duplicate of a better hash"), metadata=police)
+        self.assertFalse(self.hashes("platform", [self.pdq_item(ict_value)]).results[0].matched)
+
+        # Case references reach police only.
+        got = self.server.ingest.GetDescriptor(v1.ingest.GetDescriptorRequest(id=added[0].ids[0]),
+                                               metadata=police)
+        self.assertEqual(got.provenance[0].case_ref, "case-42")
+        got = self.server.ingest.GetDescriptor(v1.ingest.GetDescriptorRequest(id=added[0].ids[0]),
+                                               metadata=self.server.auth("ict"))
+        self.assertEqual(got.provenance[0].case_ref, "")
+
+        # A bad batch adds nothing and names the item.
+        with self.assertRaises(grpc.RpcError) as bad:
+            self.add("police", [flip_bits(police_value, 3, rng), "12" * 31])
+        self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("batch 0: items[1].hash.hex: 62 hex digits", bad.exception.details())
+
+    def test_zz_audit_chain_then_restart_and_tamper(self):
+        admin = self.server.auth("admin")
+        verified = self.server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
+        self.assertTrue(verified.intact, verified.problem)
+        self.assertGreater(verified.records, 20)
+        stats = self.server.admin.GetStats(v1.admin.GetStatsRequest(), metadata=admin)
+        self.assertGreater(stats.lookups, 0)
+        self.assertGreaterEqual(stats.index_entries, 176)
+
+        self.assertEqual(self.server.stop(), 0)
+        type(self).server = None
+        with sqlite3.connect(os.path.join(self.data, "audit.db")) as db:
+            db.execute("UPDATE audit SET record = record || '7' WHERE seq = 3")  # one more id
+        restarted = Server(self.data)
+        type(self).server = restarted
+        known, _ = self.pdq["images/p01-mate-aqua.jpg"]
+        self.assertTrue(self.hashes("platform", [self.pdq_item(known)]).results[0].matched)
+        verified = restarted.admin.VerifyAudit(v1.admin.VerifyAuditRequest(),
+                                               metadata=restarted.auth("admin"))
+        self.assertFalse(verified.intact)
+        self.assertTrue(verified.problem.startswith("record 3:"), verified.problem)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--python-dir", required=True)
+    parser.add_argument("--testdata", required=True)
+    ARGS, rest = parser.parse_known_args()
+    sys.path.insert(0, ARGS.python_dir)
+    from hashmatch.v1 import admin_pb2, admin_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+    from hashmatch.v1 import match_pb2, match_pb2_grpc, types_pb2
+
+    class V1:
+        types, match, ingest, admin = types_pb2, match_pb2, ingest_pb2, admin_pb2
+        match_grpc, ingest_grpc, admin_grpc = match_pb2_grpc, ingest_pb2_grpc, admin_pb2_grpc
+
+    v1 = V1
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
