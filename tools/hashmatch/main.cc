@@ -1,4 +1,4 @@
-// hashmatch: the client command line. Today: `hash` (local descriptors).
+// hashmatch: the client command line: hash (local descriptors), match, stats, audit verify.
 #include <CLI/CLI.hpp>
 
 #include "tools/hashmatch/commands.h"
@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   hashmatch::tools::AddHashCommand(app, &exit_code);
+  hashmatch::tools::AddServerCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -272,6 +272,39 @@ class HashmatchdTest(unittest.TestCase):
         self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("batch 0: items[1].hash.hex: 62 hex digits", bad.exception.details())
 
+    def cli(self, *args):
+        return subprocess.run(
+            [os.path.join(ARGS.bin, "hashmatch"), *args, "--server",
+             f"127.0.0.1:{self.server.port}", "--key-file",
+             os.path.join(self.data, "demo-keys.json")],
+            capture_output=True, text=True, timeout=120)
+
+    def test_cli_match_stats_and_audit(self):
+        images = os.path.join(ARGS.testdata, "pdq")
+        known = os.path.join(images, "images", "p03-mate-dune.jpg")
+        unrelated = os.path.join(images, "edge", "e07-exact-512x512.png")
+        edited = os.path.join(images, "variants", "p01-mate-aqua__jpeg_q30.jpg")
+        run = self.cli("match", known, unrelated)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        lines = run.stdout.splitlines()
+        self.assertTrue(lines[0].startswith(known + "\tmatch\tcategory=demo ref=m_"), lines)
+        self.assertEqual(lines[1], unrelated + "\tno-match")
+        self.assertEqual(self.cli("match", unrelated).returncode, 1)
+        run = self.cli("match", "--role", "ict", "--send-media", edited)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertRegex(run.stdout, r"\tmatch\tid=\d+ signal=PDQ distance=2 category=demo")
+        run = self.cli("match", "--role", "admin", known)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("PERMISSION_DENIED: role admin may not call", run.stderr)
+        run = self.cli("match", os.path.join(self.tmp, "missing.jpg"))
+        self.assertEqual(run.returncode, 2)
+        run = self.cli("stats")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("descriptors\tPDQ\tVERIFIED\t", run.stdout)
+        run = self.cli("audit", "verify")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertRegex(run.stdout, r"^audit: intact, \d+ records")
+
     def test_zz_audit_chain_then_restart_and_tamper(self):
         admin = self.server.auth("admin")
         verified = self.server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
@@ -293,6 +326,9 @@ class HashmatchdTest(unittest.TestCase):
                                                metadata=restarted.auth("admin"))
         self.assertFalse(verified.intact)
         self.assertTrue(verified.problem.startswith("record 3:"), verified.problem)
+        run = self.cli("audit", "verify")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("NOT intact after 2 good records: record 3:", run.stdout)
 
 
 if __name__ == "__main__":
