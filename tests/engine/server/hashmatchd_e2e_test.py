@@ -305,6 +305,22 @@ class HashmatchdTest(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertRegex(run.stdout, r"^audit: intact, \d+ records")
 
+    def test_python_example_client(self):
+        known, quality = self.pdq["images/p04-mate-freshflower.jpg"]
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                               "tools", "python", "match_example.py")
+        run = subprocess.run(
+            ["/usr/bin/python3", example, "--python-dir", ARGS.python_dir, "--server",
+             f"127.0.0.1:{self.server.port}", "--key-file",
+             os.path.join(self.data, "demo-keys.json"), "--role", "ict"],
+            input=f"pdq {known} {quality}\nmd5 {'0' * 32}\nsha1 xyz\n", capture_output=True,
+            text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        lines = run.stdout.splitlines()
+        self.assertRegex(lines[0], r"\tmatch category=demo ref=m_\w+ id=\d+ distance=0$")
+        self.assertTrue(lines[1].endswith("\tno-match"), lines[1])
+        self.assertIn("\terror hashes[2].hex: 3 hex digits, SHA1 needs 40", lines[2])
+
     def test_zz_audit_chain_then_restart_and_tamper(self):
         admin = self.server.auth("admin")
         verified = self.server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
