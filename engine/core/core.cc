@@ -54,16 +54,30 @@ absl::StatusOr<H> ParseHex(std::string_view hex) {
     return absl::InvalidArgumentError(
         absl::StrCat(H::kName, ": expected ", 2 * H::kSize, " hex characters, got ", hex.size()));
   }
+  absl::StatusOr<std::string> bytes = DecodeHex(hex);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(H::kName, ": ", std::string(bytes.status().message())));
+  }
   H out;
-  for (std::size_t i = 0; i < H::kSize; ++i) {
+  std::memcpy(out.bytes.data(), bytes->data(), H::kSize);
+  return out;
+}
+
+absl::StatusOr<std::string> DecodeHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("odd number of hex digits (", hex.size(), ")"));
+  }
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
     const int hi = HexValue(hex[2 * i]);
     const int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       const std::size_t pos = hi < 0 ? 2 * i : 2 * i + 1;
-      return absl::InvalidArgumentError(absl::StrCat(H::kName, ": ", Printable(hex[pos]),
-                                                     " at position ", pos, " is not a hex digit"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Printable(hex[pos]), " at position ", pos, " is not a hex digit"));
     }
-    out.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    out[i] = static_cast<char>(hi << 4 | lo);
   }
   return out;
 }

@@ -84,6 +84,10 @@ using Sha256 = FixedHash<32, Sha256Tag>;
 template <typename H>
 absl::StatusOr<H> ParseHex(std::string_view hex);
 
+// Any even number of hex digits (either case) to bytes. The error names an odd length, or the
+// first bad character and its position.
+absl::StatusOr<std::string> DecodeHex(std::string_view hex);
+
 // PDQ bit k (0..255) as the reference numbers it: k = 16*i + j is bit j of 16-bit word i, and the
 // hex string prints word 15 first. This is the only place that knows the layout.
 void SetPdqBit(Pdq256& hash, int k);

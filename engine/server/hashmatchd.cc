@@ -88,6 +88,9 @@ int WaitForStopSignal() {
   return byte;
 }
 
+constexpr hs::Role kRoles[] = {hs::Role::kPlatform, hs::Role::kIct, hs::Role::kPolice,
+                               hs::Role::kAdmin};
+
 // --demo: the public test images as VERIFIED descriptors (idempotent), and one key per role in
 // DIR/demo-keys.json (kept across restarts while its keys still authenticate).
 void LoadDemo(const std::string& images, const std::string& data, hi::Store* store,
@@ -118,11 +121,12 @@ void LoadDemo(const std::string& images, const std::string& data, hi::Store* sto
   if (std::filesystem::exists(path)) {
     const std::string text = ReadText(path);
     bool valid = true;
-    for (const char* role : {"platform", "ict", "police", "admin"}) {
-      const std::string tag = std::string("\"") + role + "\": \"";
+    for (const auto role : kRoles) {
+      const std::string tag = "\"" + std::string(hs::RoleName(role)) + "\": \"";
       const auto at = text.find(tag);
-      valid = valid && at != std::string::npos &&
-              keys->Authenticate(text.substr(at + tag.size(), 67)).ok();
+      const auto end = at == std::string::npos ? at : text.find('"', at + tag.size());
+      valid = valid && end != std::string::npos &&
+              keys->Authenticate(text.substr(at + tag.size(), end - at - tag.size())).ok();
     }
     if (valid) {
       Log("info", "demo keys: " + path + " (reused)");
@@ -130,8 +134,7 @@ void LoadDemo(const std::string& images, const std::string& data, hi::Store* sto
     }
   }
   std::string json = "{";
-  for (const auto role :
-       {hs::Role::kPlatform, hs::Role::kIct, hs::Role::kPolice, hs::Role::kAdmin}) {
+  for (const auto role : kRoles) {
     const auto key = keys->Create(role, "demo", 0);
     if (!key.ok()) Die("demo keys: " + std::string(key.status().message()));
     json += std::string(json.size() > 1 ? ", " : "") + "\"" + std::string(hs::RoleName(role)) +

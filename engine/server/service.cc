@@ -96,22 +96,16 @@ absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h, const std::string& 
       return absl::InvalidArgumentError(absl::StrCat(where, ".hex: ", hex.size(), " hex digits, ",
                                                      SignalName(signal), " needs ", 2 * want));
     }
-    if (hex.size() % 2 != 0 || hex.size() > (std::size_t{1} << 20)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".hex: odd length or over 1 MiB"));
+    if (hex.size() > (std::size_t{1} << 20)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".hex: ", hex.size(), " hex digits; the limit is 1 MiB"));
     }
-    value.resize(hex.size() / 2);
-    for (std::size_t i = 0; i < hex.size(); ++i) {
-      const char c = hex[i];
-      int nibble = -1;
-      if (c >= '0' && c <= '9') nibble = c - '0';
-      if (c >= 'a' && c <= 'f') nibble = c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') nibble = c - 'A' + 10;
-      if (nibble < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".hex: character ", i, " is not a hex digit"));
-      }
-      value[i / 2] = static_cast<char>((value[i / 2] << 4) | nibble);
+    absl::StatusOr<std::string> decoded = DecodeHex(hex);
+    if (!decoded.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".hex: ", std::string(decoded.status().message())));
     }
+    value = *std::move(decoded);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(where, ": neither raw nor hex is set"));
   }
@@ -665,7 +659,6 @@ Services::~Services() = default;
 void Services::AttachMatcher(index::Matcher* matcher) {
   impl_->matcher.store(matcher, std::memory_order_release);
 }
-bool Services::ready() const { return impl_->Matcher() != nullptr; }
 grpc::Service* Services::match_service() { return impl_->match_service.get(); }
 grpc::Service* Services::ingest_service() { return impl_->ingest_service.get(); }
 grpc::Service* Services::admin_service() { return impl_->admin_service.get(); }

@@ -32,7 +32,6 @@ class Services {
   Services(index::Store* store, KeyTable* keys, AuditLog* audit, ServiceLimits limits);
   ~Services();
   void AttachMatcher(index::Matcher* matcher);
-  bool ready() const;
 
   grpc::Service* match_service();
   grpc::Service* ingest_service();

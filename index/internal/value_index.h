@@ -46,7 +46,6 @@ class ValueIndex {
 
   void Clear();
   std::size_t size() const { return size_; }
-  std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 
  private:
   struct Slot {

@@ -20,7 +20,8 @@ void AddConnectFlags(CLI::App* cmd, ConnectFlags* flags, const std::string& defa
       ->capture_default_str();
   cmd->add_option("--tls-ca", flags->tls_ca,
                   "PEM CA bundle: connect with TLS and trust this CA (default: plaintext, for "
-                  "loopback)");
+                  "loopback)")
+      ->check(CLI::ExistingFile);
 }
 
 absl::StatusOr<std::string> ReadApiKey(const ConnectFlags& flags) {

@@ -40,6 +40,14 @@ TEST_CASE("hex errors name the kind, the length and the bad character", "[core]"
         std::string::npos);
 }
 
+TEST_CASE("DecodeHex takes any even length and names the first bad character", "[core]") {
+  CHECK(*DecodeHex("") == "");
+  CHECK(*DecodeHex("00fFa0") == std::string("\x00\xff\xa0", 3));
+  CHECK(std::string(DecodeHex("abc").status().message()) == "odd number of hex digits (3)");
+  CHECK(std::string(DecodeHex("12x4").status().message()) ==
+        "'x' at position 2 is not a hex digit");
+}
+
 TEST_CASE("PDQ bit numbering follows the reference's word order", "[core]") {
   // Bit k = 16*i + j is bit j of word i; the hex prints word 15 first, so bit 0 is the lowest
   // bit of the last hex digit and bit 255 the highest bit of the first.

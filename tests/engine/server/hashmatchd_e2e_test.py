@@ -130,7 +130,7 @@ class HashmatchdTest(unittest.TestCase):
         self.assertEqual(first.matches[0].distance, 0)
         self.assertFalse(response.results[1].matched)
         self.assertEqual(response.results[2].error.code, "INVALID_ARGUMENT")
-        self.assertIn("hashes[2].hex: character 0 is not a hex digit", response.results[2].error.message)
+        self.assertIn("hashes[2].hex: 'z' at position 0 is not a hex digit", response.results[2].error.message)
         self.assertIn("hashes[3].hex: 30 hex digits, MD5 needs 32", response.results[3].error.message)
 
     def test_ict_sees_distance_of_a_transformed_hash(self):
