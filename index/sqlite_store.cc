@@ -250,17 +250,18 @@ class SqliteStore final : public Store {
     return LastSeqLocked();
   }
 
-  absl::StatusOr<std::vector<Count>> CountByStatus() override {
+  absl::StatusOr<std::vector<Count>> Counts() override {
     std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db_.get(),
-                                                        "SELECT signal, status, count(*) FROM "
-                                                        "descriptors GROUP BY signal, status"));
+                                                        "SELECT signal, status, category, count(*) "
+                                                        "FROM descriptors GROUP BY signal, status, "
+                                                        "category"));
     std::vector<Count> counts;
     while (true) {
       HM_ASSIGN_OR_RETURN(const bool row, s.Step());
       if (!row) break;
-      counts.push_back(
-          {static_cast<Signal>(s.Int(0)), static_cast<DescriptorStatus>(s.Int(1)), s.Int(2)});
+      counts.push_back({static_cast<Signal>(s.Int(0)), static_cast<DescriptorStatus>(s.Int(1)),
+                        s.Text(2), s.Int(3)});
     }
     return counts;
   }

@@ -115,13 +115,14 @@ class Store {
   virtual absl::StatusOr<std::int64_t> ScanAll(const std::function<void(const Change&)>& visit) = 0;
   virtual absl::StatusOr<std::int64_t> LastSeq() = 0;
 
-  // Counts by (signal, status): for stats pages and tests.
+  // Counts by (signal, status, category): for stats pages and tests. Scans the table.
   struct Count {
     Signal signal;
     DescriptorStatus status;
+    std::string category;
     std::int64_t count;
   };
-  virtual absl::StatusOr<std::vector<Count>> CountByStatus() = 0;
+  virtual absl::StatusOr<std::vector<Count>> Counts() = 0;
 
   // A random id made when the store was created: ties snapshots to their store.
   virtual const std::string& store_id() const = 0;

@@ -15,8 +15,8 @@ packages=(
   libfaiss-dev libopenblas-dev libsqlite3-dev
   # service and API
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev grpc-proto
-  # command-line parsing for the tools (header-only)
-  libcli11-dev
+  # command-line parsing for the tools (header-only); hashmatchd's Prometheus HTTP endpoint
+  libcli11-dev libcpp-httplib-dev
   # tests: Catch2 v2, the Python gRPC client, ffmpeg CLI to make fixture videos
   catch2 python3-grpcio python3-protobuf ffmpeg
 )

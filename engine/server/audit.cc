@@ -2,8 +2,16 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -48,23 +56,32 @@ class SqliteAuditLog final : public AuditLog {
     return absl::OkStatus();
   }
 
-  absl::Status Append(const AuditRecord& record) override {
-    std::lock_guard lock(mu_);
-    const std::int64_t seq = last_seq_ + 1;
-    const std::string text = RecordText(seq, record);
-    const std::string hash = ChainHash(head_, text);
-    HM_ASSIGN_OR_RETURN(
-        Statement insert,
-        Statement::Prepare(db_.get(), "INSERT INTO audit(seq, record, hash) VALUES(?,?,?)"));
-    insert.Bind(1, seq).BindText(2, text).BindText(3, hash);
-    HM_RETURN_IF_ERROR(insert.Run());
-    last_seq_ = seq;
-    head_ = hash;
-    return absl::OkStatus();
+  // Group commit on one writer thread: every record queued while a commit runs goes into the
+  // next transaction, so concurrent RPCs share a commit (one WAL append) and no RPC thread
+  // blocks on the disk.
+  void AppendAsync(AuditRecord record, std::function<void(const absl::Status&)> done) override {
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back({std::move(record), std::move(done)});
+    }
+    queued_.notify_one();
+  }
+
+  ~SqliteAuditLog() override {
+    {
+      std::lock_guard lock(queue_mu_);
+      stopping_ = true;
+    }
+    queued_.notify_one();
+    if (writer_.joinable()) writer_.join();  // commits what is queued first
+  }
+
+  void Start() {
+    writer_ = std::thread([this] { WriteLoop(); });
   }
 
   absl::StatusOr<AuditVerification> Verify() override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(db_mu_);
     HM_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db_.get(),
                                                         "SELECT seq, record, hash FROM audit "
                                                         "ORDER BY seq"));
@@ -96,13 +113,80 @@ class SqliteAuditLog final : public AuditLog {
   }
 
  private:
-  std::mutex mu_;
+  static constexpr std::size_t kMaxGroup = 1024;
+
+  struct Pending {
+    AuditRecord record;
+    std::function<void(const absl::Status&)> done;
+  };
+
+  void WriteLoop() {
+    std::vector<Pending> group;
+    while (true) {
+      {
+        std::unique_lock lock(queue_mu_);
+        queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything is written
+        const std::size_t take = std::min(queue_.size(), kMaxGroup);
+        group.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(take)));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      }
+      const absl::Status status = WriteGroup(group);
+      for (Pending& p : group) p.done(status);
+      group.clear();
+    }
+  }
+
+  // Chains and commits `group` after the head; on failure nothing is written and the head stays.
+  absl::Status WriteGroup(const std::vector<Pending>& group) {
+    std::lock_guard lock(db_mu_);
+    if (!insert_) {
+      HM_ASSIGN_OR_RETURN(
+          insert_,
+          Statement::Prepare(db_.get(), "INSERT INTO audit(seq, record, hash) VALUES(?,?,?)"));
+    }
+    HM_RETURN_IF_ERROR(Exec(db_.get(), "BEGIN IMMEDIATE"));
+    std::int64_t seq = last_seq_;
+    std::string head = head_;
+    absl::Status status;
+    for (const Pending& p : group) {
+      const std::string text = RecordText(++seq, p.record);
+      head = ChainHash(head, text);
+      insert_->Bind(1, seq).BindText(2, text).BindText(3, head);
+      status = insert_->Run();
+      if (!status.ok()) break;
+    }
+    if (status.ok()) status = Exec(db_.get(), "COMMIT");
+    if (!status.ok()) {
+      Exec(db_.get(), "ROLLBACK").IgnoreError();
+      return status;
+    }
+    last_seq_ = seq;
+    head_ = std::move(head);
+    return absl::OkStatus();
+  }
+
+  std::mutex queue_mu_;
+  std::condition_variable queued_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::mutex db_mu_;  // the connection, the statement and the head
   sqlite::SqliteHandle db_;
+  std::optional<Statement> insert_;
   std::int64_t last_seq_ = 0;
   std::string head_ = kGenesis;
 };
 
 }  // namespace
+
+absl::Status AuditLog::Append(AuditRecord record) {
+  std::promise<absl::Status> committed;
+  AppendAsync(std::move(record), [&](const absl::Status& status) { committed.set_value(status); });
+  return committed.get_future().get();
+}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& path) {
   HM_ASSIGN_OR_RETURN(sqlite::SqliteHandle db, sqlite::OpenSqlite(path));
@@ -117,6 +201,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& path) 
   if (!loaded.ok()) {
     return absl::Status(loaded.code(), "audit log " + path + ": " + std::string(loaded.message()));
   }
+  log->Start();
   return log;
 }
 

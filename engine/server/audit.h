@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,8 +37,13 @@ struct AuditVerification {
 class AuditLog {
  public:
   virtual ~AuditLog() = default;
-  // Appends and commits (WAL; survives a process crash, see the .cc for power loss).
-  virtual absl::Status Append(const AuditRecord& record) = 0;
+  // Queues `record`; `done` runs on the log's writer thread once the commit holding it is in the
+  // WAL (it survives the process being killed; see the .cc for power loss), or with the error
+  // that kept it out. Records are chained in the order queued; records queued together share a
+  // commit. Destruction commits what is queued.
+  virtual void AppendAsync(AuditRecord record, std::function<void(const absl::Status&)> done) = 0;
+  // AppendAsync, waiting for the commit.
+  absl::Status Append(AuditRecord record);
   virtual absl::StatusOr<AuditVerification> Verify() = 0;
 };
 

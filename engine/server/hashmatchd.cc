@@ -2,6 +2,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "engine/server/audit.h"
 #include "engine/server/keys.h"
 #include "engine/server/service.h"
@@ -153,6 +155,45 @@ void LoadDemo(const std::string& images, const std::string& data, hi::Store* sto
   Log("info", "demo keys: " + path + " (one per role, mode 0600)");
 }
 
+// --metrics-listen: Prometheus text on GET /metrics, plus /livez and /readyz for orchestrators
+// that probe over HTTP. Plain HTTP: it shows counts and latencies, never keys, hashes or case data.
+class MetricsEndpoint {
+ public:
+  MetricsEndpoint(const std::string& address, const hs::Services* services) {
+    const auto colon = address.rfind(':');
+    std::string host = address.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    int port = -1;
+    try {
+      port = colon == std::string::npos ? -1 : std::stoi(address.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if (port <= 0 || port > 65535) Die("--metrics-listen " + address + ": expected HOST:PORT");
+    server_.Get("/metrics", [services](const httplib::Request&, httplib::Response& response) {
+      response.set_content(services->PrometheusMetrics(), "text/plain; version=0.0.4");
+    });
+    server_.Get("/livez", [](const httplib::Request&, httplib::Response& response) {
+      response.set_content("ok\n", "text/plain");
+    });
+    server_.Get("/readyz", [services](const httplib::Request&, httplib::Response& response) {
+      const bool ready = services->ready();
+      response.status = ready ? 200 : 503;
+      response.set_content(ready ? "ready\n" : "loading the index\n", "text/plain");
+    });
+    if (!server_.bind_to_port(host, port)) Die("--metrics-listen: cannot listen on " + address);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    Log("info", "metrics on http://" + address + "/metrics");
+  }
+  ~MetricsEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,7 +202,8 @@ int main(int argc, char** argv) {
       "hashmatchd: matches images and hashes against known descriptors (gRPC, "
       "proto/hashmatch/v1).\nStores descriptors only, never media."};
   std::string data = "hashmatch-data", listen = "127.0.0.1:50051";
-  std::string tls_cert, tls_key, tls_client_ca, demo_images;
+  std::string tls_cert, tls_key, tls_client_ca, demo_images, metrics_listen;
+  int max_message_bytes = 0;
   bool insecure = false, demo = false;
   hs::ServiceLimits limits;
   app.add_option("--data", data, "Folder for the store, index snapshot, keys and audit log")
@@ -180,10 +222,25 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-image-bytes", limits.max_image_bytes, "Largest image for MatchMedia")
       ->capture_default_str();
+  app.add_option("--max-image-pixels", limits.max_image_pixels,
+                 "Most pixels (width x height) of an image for MatchMedia")
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", max_message_bytes,
+                 "Largest request message (default: --max-image-bytes + 1 MiB)");
+  app.add_option("--max-call-seconds", limits.max_call_seconds,
+                 "Server-side deadline of a call (of each batch of an ingest stream); the "
+                 "client's own deadline applies when earlier")
+      ->capture_default_str();
   app.add_option("--rate", limits.default_rate_per_second,
                  "Calls per second per key (token bucket, bursts of 2 s) unless the key sets one")
       ->capture_default_str();
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HOST:PORT for Prometheus metrics over HTTP (GET /metrics, /livez, /readyz); "
+                 "off by default");
   CLI11_PARSE(app, argc, argv);
+  // gRPC locks absl::Mutexes on every call, and Debian's Abseil checks each lock for deadlock
+  // cycles: 27.8 k -> 42.4 k health checks/s without it (bench_service baseline, 2 cores).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   DisableCoreDumps();
   InstallStopSignals();
   signal(SIGPIPE, SIG_IGN);
@@ -191,6 +248,15 @@ int main(int argc, char** argv) {
   if (tls_cert.empty() != tls_key.empty()) Die("--tls-cert and --tls-key go together");
   if (tls_cert.empty() && !IsLoopback(listen) && !insecure) {
     Die("refusing to serve " + listen + " without TLS: give --tls-cert/--tls-key, or --insecure");
+  }
+  if (!metrics_listen.empty() && !IsLoopback(metrics_listen) && !insecure) {
+    Die("refusing plain-HTTP metrics on " + metrics_listen +
+        ": use a loopback address, or --insecure");
+  }
+  if (limits.max_call_seconds <= 0) Die("--max-call-seconds must be positive");
+  if (max_message_bytes <= 0) {
+    max_message_bytes = static_cast<int>(
+        std::min<std::size_t>(limits.max_image_bytes + (1 << 20), std::size_t{1} << 30));
   }
   std::filesystem::create_directories(data);
   auto store = hi::OpenSqliteStore(data + "/store.db");
@@ -220,7 +286,7 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, credentials, &port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_image_bytes + (1 << 20)));
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.RegisterService(services.match_service());
   builder.RegisterService(services.ingest_service());
   builder.RegisterService(services.admin_service());
@@ -228,6 +294,9 @@ int main(int argc, char** argv) {
   if (!server || port == 0) Die("cannot listen on " + listen);
   // Live now; ready (health "hashmatch.v1.MatchService" SERVING) once the index is loaded.
   auto* health = server->GetHealthCheckService();
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (!metrics_listen.empty())
+    metrics = std::make_unique<MetricsEndpoint>(metrics_listen, &services);
   health->SetServingStatus("hashmatch.v1.MatchService", false);
   Log("info", "listening on " + listen + (tls_cert.empty() ? " (plaintext)" : " (TLS)") +
                   "; loading the index");

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -11,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/core.h"
+#include "engine/server/metrics.h"
 #include "hashmatch/v1/admin.grpc.pb.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "hashmatch/v1/match.grpc.pb.h"
@@ -66,8 +69,12 @@ class RateLimiter {
 
 // The caller of one RPC and what its audit record will say.
 struct Call {
-  explicit Call(std::string m) : method(std::move(m)) {}
+  Call(grpc::ServerContextBase* c, std::string m) : context(c), method(std::move(m)) {}
+  grpc::ServerContextBase* context;
   std::string method;
+  // The earlier of the client's deadline and the server's --max-call-seconds limit.
+  std::chrono::system_clock::time_point deadline;
+  bool deadline_is_servers = false;
   ApiKeyInfo key;
   bool authenticated = false;
   std::int64_t items = 0;
@@ -130,10 +137,10 @@ struct Services::Impl {
   std::unique_ptr<grpc::Service> match_service, ingest_service, admin_service;
   std::atomic<index::Matcher*> matcher{nullptr};
   RateLimiter limiter;
-  std::atomic<std::int64_t> lookups{0}, matches{0};
+  Metrics metrics;
 
   // Authenticates and authorises `call->method`; a non-OK status is the RPC's answer.
-  grpc::Status Begin(grpc::ServerContext* context, Call* call) {
+  grpc::Status Begin(grpc::ServerContextBase* context, Call* call) {
     const auto& metadata = context->client_metadata();
     const auto it = metadata.find("authorization");
     if (it == metadata.end()) {
@@ -165,33 +172,81 @@ struct Services::Impl {
     return grpc::Status::OK;
   }
 
-  // One RPC: authenticate and authorise, run, audit.
+  // One RPC: authenticate and authorise, run, audit. `answer` gets the status once the audit
+  // record is committed (on the audit log's thread): no answer goes out unaudited.
   template <typename Run>
-  grpc::Status Serve(grpc::ServerContext* context, const char* method, Run run) {
-    Call call(method);
+  void ServeAsync(grpc::ServerContextBase* context, const char* method, Run run,
+                  std::function<void(const grpc::Status&)> answer) {
+    const auto start = std::chrono::steady_clock::now();
+    Call call(context, method);
+    RestartDeadline(&call);
     grpc::Status status = Begin(context, &call);
     if (status.ok()) status = run(call);
-    return Finish(call, status);
-  }
-
-  // Appends the audit record; an audit failure fails the call (no unaudited answers).
-  grpc::Status Finish(const Call& call, grpc::Status status) {
     AuditRecord record{NowMs(),
                        call.key.key_id,
                        call.authenticated ? std::string(RoleName(call.key.role)) : "",
                        call.method,
                        CodeName(status.error_code()),
                        call.items,
-                       call.descriptor_ids};
-    const absl::Status appended = audit->Append(record);
-    if (!appended.ok()) {
-      return grpc::Status(grpc::StatusCode::INTERNAL,
-                          "the audit log could not be written; the call was not completed");
+                       std::move(call.descriptor_ids)};
+    audit->AppendAsync(
+        std::move(record), [this, start, method, status = std::move(status),
+                            answer = std::move(answer)](const absl::Status& audited) {
+          const grpc::Status final_status =
+              audited.ok() ? status
+                           : grpc::Status(grpc::StatusCode::INTERNAL,
+                                          "the audit log could not be written; the call was not "
+                                          "completed");
+          metrics.RecordCall(
+              method, final_status.error_code(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          answer(final_status);
+        });
+  }
+
+  // ServeAsync for the sync API: waits for the audit commit.
+  template <typename Run>
+  grpc::Status Serve(grpc::ServerContextBase* context, const char* method, Run run) {
+    std::promise<grpc::Status> answer;
+    ServeAsync(context, method, run, [&](const grpc::Status& s) { answer.set_value(s); });
+    return answer.get_future().get();
+  }
+
+  // Starts the server's time limit for a call, or for the next batch of a stream.
+  void RestartDeadline(Call* call) const {
+    const auto limit = std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::duration<double>(limits.max_call_seconds));
+    call->deadline_is_servers = limit < call->context->deadline();
+    call->deadline = std::min(limit, call->context->deadline());
+  }
+
+  // Checked between the steps of a call: stop work nobody will read.
+  grpc::Status CheckDeadline(const Call& call) const {
+    if (call.context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call");
     }
-    return status;
+    if (std::chrono::system_clock::now() < call.deadline) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        call.deadline_is_servers
+                            ? absl::StrCat("the call ran past the server's limit of ",
+                                           limits.max_call_seconds, " s (--max-call-seconds)")
+                            : std::string("the call ran past the client's deadline"));
   }
 
   index::Matcher* Matcher() const { return matcher.load(std::memory_order_acquire); }
+
+  IndexGauges Gauges() const {
+    IndexGauges gauges;
+    if (const index::Matcher* m = Matcher()) {
+      const index::MatcherStats stats = m->Stats();
+      gauges.ready = true;
+      for (const std::size_t e : stats.entries) gauges.entries += static_cast<std::int64_t>(e);
+      gauges.memory_bytes = static_cast<std::int64_t>(stats.memory_bytes);
+      gauges.applied_seq = stats.applied_seq;
+    }
+    return gauges;
+  }
 
   absl::StatusOr<index::MatchOptions> Options(const Call& call, const v1::MatchOptions& in) {
     index::MatchOptions out;
@@ -249,6 +304,7 @@ struct Services::Impl {
     if (m == nullptr) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the index is still loading");
     }
+    if (grpc::Status status = CheckDeadline(*call); !status.ok()) return status;
     std::vector<Pdq256> pdq;
     std::vector<std::size_t> pdq_items;
     for (std::size_t i = 0; i < hashes.size(); ++i) {
@@ -286,9 +342,10 @@ struct Services::Impl {
         }
       }
     }
-    lookups += static_cast<std::int64_t>(hashes.size());
-    for (const v1::HashResult& r : *results) matches += r.matched() ? 1 : 0;
-    return grpc::Status::OK;
+    std::int64_t matched = 0;
+    for (const v1::HashResult& r : *results) matched += r.matched() ? 1 : 0;
+    metrics.RecordLookups(static_cast<std::int64_t>(hashes.size()), matched);
+    return CheckDeadline(*call);
   }
 
   void AddMatch(Call* call, const index::Match& m, Signal signal, v1::HashResult* r) {
@@ -300,14 +357,22 @@ struct Services::Impl {
 
 namespace {
 
-class MatchServiceImpl final : public v1::MatchService::Service {
+// MatchHashes, the hot path, runs on gRPC's callback API: answered on the thread that read the
+// request, without the sync server's hand-off to a worker thread (measured: bench_service).
+class MatchServiceImpl final
+    : public v1::MatchService::WithCallbackMethod_MatchHashes<v1::MatchService::Service> {
  public:
   explicit MatchServiceImpl(Services::Impl* s) : s_(s) {}
 
-  grpc::Status MatchHashes(grpc::ServerContext* context, const v1::MatchHashesRequest* request,
-                           v1::MatchHashesResponse* response) override {
-    return s_->Serve(context, "/hashmatch.v1.MatchService/MatchHashes",
-                     [&](Call& call) { return Run(call, *request, response); });
+  grpc::ServerUnaryReactor* MatchHashes(grpc::CallbackServerContext* context,
+                                        const v1::MatchHashesRequest* request,
+                                        v1::MatchHashesResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    s_->ServeAsync(
+        context, "/hashmatch.v1.MatchService/MatchHashes",
+        [&](Call& call) { return Run(call, *request, response); },
+        [reactor](const grpc::Status& status) { reactor->Finish(status); });
+    return reactor;
   }
 
   grpc::Status MatchMedia(grpc::ServerContext* context, const v1::MatchMediaRequest* request,
@@ -363,6 +428,7 @@ class MatchServiceImpl final : public v1::MatchService::Service {
                               : grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("media: ", std::string(d.status().message())));
     }
+    if (grpc::Status status = s_->CheckDeadline(call); !status.ok()) return status;
     v1::ComputedHashes* c = response->mutable_computed();
     const auto str = [](const auto& h) {
       return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
@@ -448,6 +514,9 @@ class IngestServiceImpl final : public v1::IngestService::Service {
         call.key.role == Role::kPolice ? DescriptorStatus::kVerified : DescriptorStatus::kCandidate;
     v1::AddDescriptorsRequest request;
     for (std::int64_t batch = 0; stream->Read(&request); ++batch) {
+      // The server's limit applies to each batch (a long push is many batches); the client's
+      // deadline to the whole stream.
+      s_->RestartDeadline(&call);
       const std::string where = absl::StrCat("batch ", batch);
       if (request.items_size() > s_->limits.max_batch) {
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -483,6 +552,7 @@ class IngestServiceImpl final : public v1::IngestService::Service {
       }
       call.items += request.items_size();
       if (index::Matcher* m = s_->Matcher()) m->CatchUp().IgnoreError();  // the merger retries
+      // Committed: the ack still goes out, so the client learns the ids even when late.
       v1::AddDescriptorsResponse response;
       response.set_batch_index(batch);
       for (const index::DescriptorId id : added->ids) response.add_ids(id);
@@ -551,24 +621,38 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest*,
                         v1::Stats* response) override {
     return s_->Serve(context, "/hashmatch.v1.AdminService/GetStats", [&](Call&) {
-      absl::StatusOr<std::vector<index::Store::Count>> counts = s_->store->CountByStatus();
+      absl::StatusOr<std::vector<index::Store::Count>> counts = s_->store->Counts();
       if (!counts.ok()) return ToGrpc(counts.status());
       for (const index::Store::Count& c : *counts) {
         v1::DescriptorCount* out = response->add_descriptors();
         out->set_signal(std::string(SignalName(c.signal)));
         out->set_status(std::string(StatusName(c.status)));
+        out->set_category(c.category);
         out->set_count(c.count);
       }
-      if (index::Matcher* m = s_->Matcher()) {
-        const index::MatcherStats stats = m->Stats();
-        std::int64_t entries = 0;
-        for (const std::size_t e : stats.entries) entries += static_cast<std::int64_t>(e);
-        response->set_index_entries(entries);
-        response->set_index_memory_bytes(static_cast<std::int64_t>(stats.memory_bytes));
-        response->set_index_applied_seq(stats.applied_seq);
+      const IndexGauges gauges = s_->Gauges();
+      response->set_index_entries(gauges.entries);
+      response->set_index_memory_bytes(gauges.memory_bytes);
+      response->set_index_applied_seq(gauges.applied_seq);
+      const MetricsSnapshot metrics = s_->metrics.Snapshot();
+      response->set_lookups(metrics.lookups);
+      response->set_matches(metrics.matches);
+      for (const MethodMetrics& m : metrics.methods) {
+        v1::MethodStats* out = response->add_methods();
+        out->set_method(m.method);
+        for (int c = 0; c < kStatusCodes; ++c) {
+          if (m.calls_by_code[c] > 0) {
+            (*out->mutable_calls_by_code())[CodeName(static_cast<grpc::StatusCode>(c))] =
+                m.calls_by_code[c];
+          }
+        }
+        for (const double bound : kLatencyBucketsSeconds)
+          out->add_latency_bucket_upper_seconds(bound);
+        for (const std::int64_t count : m.latency_counts) out->add_latency_bucket_counts(count);
+        out->set_latency_sum_seconds(m.latency_sum_seconds);
+        out->set_latency_p50_seconds(m.LatencyQuantile(0.5));
+        out->set_latency_p99_seconds(m.LatencyQuantile(0.99));
       }
-      response->set_lookups(s_->lookups.load());
-      response->set_matches(s_->matches.load());
       return grpc::Status::OK;
     });
   }
@@ -662,5 +746,11 @@ void Services::AttachMatcher(index::Matcher* matcher) {
 grpc::Service* Services::match_service() { return impl_->match_service.get(); }
 grpc::Service* Services::ingest_service() { return impl_->ingest_service.get(); }
 grpc::Service* Services::admin_service() { return impl_->admin_service.get(); }
+
+bool Services::ready() const { return impl_->Matcher() != nullptr; }
+
+std::string Services::PrometheusMetrics() const {
+  return PrometheusText(impl_->metrics.Snapshot(), impl_->Gauges());
+}
 
 }  // namespace hashmatch::server

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/server/audit.h"
 #include "engine/server/keys.h"
@@ -23,6 +24,7 @@ struct ServiceLimits {
   std::size_t max_image_bytes = std::size_t{50} << 20;
   std::int64_t max_image_pixels = 100'000'000;
   double default_rate_per_second = 200;  // per key, when the key sets none; burst = 2 s worth
+  double max_call_seconds = 30;          // per unary call and per AddDescriptors batch
 };
 
 // The three services. The matcher may be attached after the server starts (index loading):
@@ -32,10 +34,13 @@ class Services {
   Services(index::Store* store, KeyTable* keys, AuditLog* audit, ServiceLimits limits);
   ~Services();
   void AttachMatcher(index::Matcher* matcher);
+  bool ready() const;  // a matcher is attached
 
   grpc::Service* match_service();
   grpc::Service* ingest_service();
   grpc::Service* admin_service();
+  // Calls, latencies, lookups and index gauges in the Prometheus text format.
+  std::string PrometheusMetrics() const;
 
   struct Impl;
 

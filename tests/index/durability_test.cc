@@ -84,7 +84,7 @@ TEST_CASE("acknowledged batches survive SIGKILL and index and store agree after 
     }
   }
   // All-or-nothing: whole batches only (an unacknowledged batch may or may not have committed).
-  const std::int64_t stored = (*store->CountByStatus())[0].count;
+  const std::int64_t stored = (*store->Counts())[0].count;
   CHECK(stored % kBatchItems == 0);
   CHECK(stored >= static_cast<std::int64_t>(acked.size()) * kBatchItems);
 

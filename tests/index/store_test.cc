@@ -27,7 +27,7 @@ std::unique_ptr<Store> Open(const std::string& path) {
 }
 
 std::int64_t Total(Store& store) {
-  const absl::StatusOr<std::vector<Store::Count>> counts = store.CountByStatus();
+  const absl::StatusOr<std::vector<Store::Count>> counts = store.Counts();
   REQUIRE(counts.ok());
   std::int64_t total = 0;
   for (const auto& c : *counts) total += c.count;

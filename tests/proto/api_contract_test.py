@@ -43,7 +43,8 @@ def elements(file):
             if not o.name.startswith("_"):  # synthetic oneofs of proto3 `optional`
                 yield path + [ONEOF, i], f"{name}.{o.name}"
         for i, n in enumerate(m.nested_type):
-            yield from message(n, path + [NESTED, i], name + ".")
+            if not n.options.map_entry:  # synthesized for a map<,> field (documented there)
+                yield from message(n, path + [NESTED, i], name + ".")
         for i, e in enumerate(m.enum_type):
             yield from enum(e, path + [NESTED_ENUM, i], name + ".")
 

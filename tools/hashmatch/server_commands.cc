@@ -1,6 +1,7 @@
 // `hashmatch match`, `hashmatch stats`, `hashmatch audit verify`: the commands that talk to
 // hashmatchd. By default `match` hashes locally and sends only hashes.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -171,8 +172,8 @@ int RunStats(const ConnectFlags& connect) {
     return 2;
   }
   for (const v1::DescriptorCount& c : stats.descriptors()) {
-    std::printf("descriptors\t%s\t%s\t%lld\n", c.signal().c_str(), c.status().c_str(),
-                static_cast<long long>(c.count()));
+    std::printf("descriptors\t%s\t%s\t%s\t%lld\n", c.signal().c_str(), c.status().c_str(),
+                c.category().c_str(), static_cast<long long>(c.count()));
   }
   std::printf(
       "index_entries\t%lld\nindex_memory_bytes\t%lld\nindex_applied_seq\t%lld\n"
@@ -181,6 +182,17 @@ int RunStats(const ConnectFlags& connect) {
       static_cast<long long>(stats.index_memory_bytes()),
       static_cast<long long>(stats.index_applied_seq()), static_cast<long long>(stats.lookups()),
       static_cast<long long>(stats.matches()));
+  for (const v1::MethodStats& m : stats.methods()) {
+    // Sorted by code name: the proto map has no order.
+    const std::map<std::string, std::int64_t> calls(m.calls_by_code().begin(),
+                                                    m.calls_by_code().end());
+    for (const auto& [code, count] : calls) {
+      std::printf("calls\t%s\t%s\t%lld\n", m.method().c_str(), code.c_str(),
+                  static_cast<long long>(count));
+    }
+    std::printf("latency_ms\t%s\tp50=%.3f\tp99=%.3f\n", m.method().c_str(),
+                1e3 * m.latency_p50_seconds(), 1e3 * m.latency_p99_seconds());
+  }
   return 0;
 }
 

@@ -2,8 +2,12 @@
 // insertion found with the record number.
 #include "engine/server/audit.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/sqlite/sqlite.h"
 #include "tests/testing/temp_dir.h"
 
@@ -73,6 +77,47 @@ TEST_CASE("the audit chain verifies across restarts and names the first tampered
     CHECK(v.records == 55);
     CHECK(v.head_hash != head);
   }
+}
+
+}  // namespace
+}  // namespace hashmatch::server
+
+namespace hashmatch::server {
+namespace {
+
+TEST_CASE("concurrent and queued appends all land in one intact chain, in queue order",
+          "[server][audit]") {
+  hashmatch::testing::TempDir dir;
+  const std::string path = dir.File("audit.db");
+  constexpr int kThreads = 8, kEach = 300, kAsync = 500;
+  std::atomic<int> acknowledged{0};
+  {
+    auto log = *OpenAuditLog(path);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          if (log->Append(Record(t * kEach + i)).ok()) ++acknowledged;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    // Queued without waiting: the log commits them before it is destroyed, in queue order.
+    for (int i = 0; i < kAsync; ++i) {
+      log->AppendAsync(Record(i), [&](const absl::Status& s) { acknowledged += s.ok() ? 1 : 0; });
+    }
+  }
+  CHECK(acknowledged == kThreads * kEach + kAsync);
+  auto log = *OpenAuditLog(path);
+  const AuditVerification v = *log->Verify();
+  CHECK(v.intact);
+  CHECK(v.records == kThreads * kEach + kAsync);
+  // Queue order is chain order: the newest record is the last one queued (items = kAsync - 1).
+  auto db = *sqlite::OpenSqlite(path);
+  auto last =
+      *sqlite::Statement::Prepare(db.get(), "SELECT record FROM audit ORDER BY seq DESC LIMIT 1");
+  REQUIRE(*last.Step());
+  CHECK(last.Text(0).find(absl::StrCat("\t", kAsync - 1, "\t")) != std::string::npos);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "testing"))
 from pdq_testdata import expected_pdq  # noqa: E402
@@ -43,14 +44,14 @@ def flip_bits(hex_value, count, rng):
 class Server:
     """hashmatchd --demo in `data` on a free loopback port."""
 
-    def __init__(self, data):
+    def __init__(self, data, *flags):
         self.data = data
         self.port = free_port()
         self.log = open(os.path.join(data + ".log"), "ab")
         self.proc = subprocess.Popen(
             [os.path.join(ARGS.bin, "hashmatchd"), "--data", data, "--listen",
              f"127.0.0.1:{self.port}", "--demo", "--demo-images",
-             os.path.join(ARGS.testdata, "pdq", "images")],
+             os.path.join(ARGS.testdata, "pdq", "images"), *flags],
             stdout=self.log, stderr=self.log)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.wait_ready()
@@ -300,7 +301,7 @@ class HashmatchdTest(unittest.TestCase):
         self.assertEqual(run.returncode, 2)
         run = self.cli("stats")
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertIn("descriptors\tPDQ\tVERIFIED\t", run.stdout)
+        self.assertIn("descriptors\tPDQ\tVERIFIED\tdemo\t", run.stdout)
         run = self.cli("audit", "verify")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertRegex(run.stdout, r"^audit: intact, \d+ records")
@@ -321,6 +322,46 @@ class HashmatchdTest(unittest.TestCase):
         self.assertTrue(lines[1].endswith("\tno-match"), lines[1])
         self.assertIn("\terror hashes[2].hex: 3 hex digits, SHA1 needs 40", lines[2])
 
+    def test_metrics_endpoint_and_server_deadline(self):
+        # A second server: Prometheus on a loopback port, and a server-side deadline no call
+        # can meet.
+        metrics_port = free_port()
+        server = Server(os.path.join(self.tmp, "metrics-data"), "--metrics-listen",
+                        f"127.0.0.1:{metrics_port}", "--max-call-seconds", "0.000001")
+        try:
+            known, _ = self.pdq["images/p01-mate-aqua.jpg"]
+            request = v1.match.MatchHashesRequest(hashes=[self.pdq_item(known)])
+            with self.assertRaises(grpc.RpcError) as raised:
+                server.match.MatchHashes(request, metadata=server.auth("platform"))
+            self.assertEqual(raised.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertIn("server's limit of 1e-06 s (--max-call-seconds)",
+                          raised.exception.details())
+
+            def get(path):
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}{path}",
+                                            timeout=10) as response:
+                    return response.status, response.read().decode()
+
+            self.assertEqual(get("/livez"), (200, "ok\n"))
+            self.assertEqual(get("/readyz"), (200, "ready\n"))
+            status, text = get("/metrics")
+            self.assertEqual(status, 200)
+            lines = text.splitlines()
+            self.assertIn('hashmatch_rpc_calls_total{method="/hashmatch.v1.MatchService/'
+                          'MatchHashes",code="DEADLINE_EXCEEDED"} 1', lines)
+            self.assertIn('hashmatch_rpc_latency_seconds_count{method="/hashmatch.v1.'
+                          'MatchService/MatchHashes"} 1', lines)
+            self.assertIn('hashmatch_rpc_latency_seconds_bucket{method="/hashmatch.v1.'
+                          'MatchService/MatchHashes",le="+Inf"} 1', lines)
+            self.assertIn("hashmatch_ready 1", lines)
+            self.assertIn("hashmatch_index_entries 176", lines)
+            self.assertIn("# TYPE hashmatch_rpc_latency_seconds histogram", lines)
+            # No key, hash or case data on the endpoint.
+            self.assertNotIn(server.keys["platform"], text)
+            self.assertNotIn(known, text)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_zz_audit_chain_then_restart_and_tamper(self):
         admin = self.server.auth("admin")
         verified = self.server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
@@ -329,6 +370,14 @@ class HashmatchdTest(unittest.TestCase):
         stats = self.server.admin.GetStats(v1.admin.GetStatsRequest(), metadata=admin)
         self.assertGreater(stats.lookups, 0)
         self.assertGreaterEqual(stats.index_entries, 176)
+        methods = {m.method: m for m in stats.methods}
+        match_hashes = methods["/hashmatch.v1.MatchService/MatchHashes"]
+        self.assertGreater(match_hashes.calls_by_code["OK"], 3)
+        self.assertGreater(match_hashes.calls_by_code["PERMISSION_DENIED"], 0)  # the role matrix
+        self.assertEqual(sum(match_hashes.latency_bucket_counts),
+                         sum(match_hashes.calls_by_code.values()))
+        self.assertGreater(match_hashes.latency_p99_seconds, 0)
+        self.assertGreaterEqual(match_hashes.latency_p99_seconds, match_hashes.latency_p50_seconds)
 
         self.assertEqual(self.server.stop(), 0)
         type(self).server = None

@@ -1,0 +1,432 @@
+// bench_service: hashmatchd under load, over loopback, with a C++ callback-API load generator.
+//
+// Fills a store with --n random PDQ descriptors (VERIFIED; reused across runs in --data), starts
+// the real hashmatchd on it and drives it with --streams concurrent closed-loop callers:
+//   baseline  grpc.health.v1.Health/Check on the same server: the transport's own ceiling
+//   single    MatchHashes with one hash per call (--hit-rate of them near a stored hash)
+//   batch     MatchHashes with --batch hashes per call
+//   media     MatchMedia with the public test images, next to hashing them in-process
+// and prints calls/s, hashes/s and p50/p99 latency per phase (--json PATH for the figures).
+#include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/server/keys.h"
+#include "hashmatch/v1/match.grpc.pb.h"
+#include "index/store.h"
+#include "tools/common/local_hash.h"
+
+extern char** environ;
+
+namespace {
+
+namespace v1 = hashmatch::v1;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "bench_service: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// The stored hashes are a pure function of (seed, index), so queries need no store read.
+std::string StoredHash(std::uint64_t i) {
+  std::mt19937_64 rng(0x5eed0000ULL + i);
+  std::string h(32, '\0');
+  for (int w = 0; w < 4; ++w) {
+    const std::uint64_t v = rng();
+    std::memcpy(&h[static_cast<std::size_t>(w) * 8], &v, 8);
+  }
+  return h;
+}
+
+// One stored SHA-256 descriptor per this many PDQ ones (the same 32 bytes, as a digest).
+constexpr std::int64_t kDigestEvery = 10;
+
+// A store of n random VERIFIED PDQ descriptors (and n/10 SHA-256 ones) in DIR (kept when
+// DIR/bench-n says n already).
+void PrepareStore(const std::string& dir, std::int64_t n) {
+  const std::string marker = dir + "/bench-n";
+  {
+    std::ifstream in(marker);
+    std::int64_t have = -1;
+    if (in >> have && have == n) return;
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto store = hashmatch::index::OpenSqliteStore(dir + "/store.db");
+  if (!store.ok()) Die(std::string(store.status().message()));
+  const auto start = Clock::now();
+  constexpr std::int64_t kBatch = 50'000;
+  std::vector<hashmatch::index::NewDescriptor> items;
+  for (std::int64_t done = 0; done < n; done += kBatch) {
+    items.clear();
+    for (std::int64_t i = done; i < std::min(n, done + kBatch); ++i) {
+      items.push_back({hashmatch::Signal::kPdq, StoredHash(static_cast<std::uint64_t>(i)), 100,
+                       "bench", hashmatch::DescriptorStatus::kVerified});
+      if (i % kDigestEvery == 0) {
+        items.push_back({hashmatch::Signal::kSha256, StoredHash(static_cast<std::uint64_t>(i)), -1,
+                         "bench", hashmatch::DescriptorStatus::kVerified});
+      }
+    }
+    const auto added = (*store)->Add({"bench", "", "bench_service", ""}, items);
+    if (!added.ok()) Die(std::string(added.status().message()));
+    std::fprintf(stderr, "\rstore: %lld / %lld descriptors", static_cast<long long>(done + kBatch),
+                 static_cast<long long>(n));
+  }
+  std::fprintf(stderr, "\rstore: %lld descriptors in %.1f s\n", static_cast<long long>(n),
+               Seconds(start, Clock::now()));
+  std::ofstream(marker) << n << "\n";
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t size = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A query: a stored hash (PDQ: with up to 8 bits flipped) or, at 1 - hit_rate, one never stored.
+std::string QueryHash(std::mt19937_64& rng, std::int64_t n, double hit_rate, bool digest) {
+  if (std::uniform_real_distribution<double>(0, 1)(rng) >= hit_rate) {
+    return StoredHash(0x8000'0000'0000'0000ULL | rng());  // never stored
+  }
+  if (digest) {
+    return StoredHash(rng() % static_cast<std::uint64_t>((n + kDigestEvery - 1) / kDigestEvery) *
+                      kDigestEvery);
+  }
+  std::string h = StoredHash(rng() % static_cast<std::uint64_t>(n));
+  for (int f = 0; f < 8; ++f) h[rng() % 32] ^= static_cast<char>(1 << (rng() % 8));
+  return h;
+}
+
+struct Phase {
+  std::string name;
+  int streams = 0;
+  double calls_per_s = 0, items_per_s = 0, p50_ms = 0, p99_ms = 0;
+  std::int64_t calls = 0, errors = 0;
+  std::string first_error;
+};
+
+// Starts one call on `context`; calls `done` with its status when it finishes.
+using StartCall = std::function<void(grpc::ClientContext*, std::function<void(grpc::Status)>)>;
+
+// `streams` closed-loop callers (each issues its next call from the previous one's callback) for
+// `seconds` after a warm-up of one second; `make(i)` builds caller i's call.
+Phase RunLoad(const std::string& name, int streams, double seconds, int items_per_call,
+              const std::string& key, const std::function<StartCall(int)>& make) {
+  struct Caller {
+    StartCall start;
+    std::unique_ptr<grpc::ClientContext> context;
+    Clock::time_point sent;
+    std::vector<double> latencies_ms;
+    std::int64_t errors = 0;
+    std::string first_error;
+  };
+  std::vector<Caller> callers(static_cast<std::size_t>(streams));
+  std::mutex mu;
+  std::condition_variable finished;
+  int running = streams;
+  std::atomic<bool> measuring{false}, stopping{false};
+  std::function<void(Caller&)> issue = [&](Caller& c) {
+    c.context = std::make_unique<grpc::ClientContext>();
+    c.context->AddMetadata("authorization", "Bearer " + key);
+    c.context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    c.sent = Clock::now();
+    c.start(c.context.get(), [&, caller = &c](grpc::Status status) {
+      if (measuring.load(std::memory_order_relaxed)) {
+        caller->latencies_ms.push_back(1e3 * Seconds(caller->sent, Clock::now()));
+        if (!status.ok() && caller->errors++ == 0) caller->first_error = status.error_message();
+      }
+      if (stopping.load(std::memory_order_relaxed)) {
+        std::lock_guard lock(mu);
+        if (--running == 0) finished.notify_all();
+        return;
+      }
+      issue(*caller);
+    });
+  };
+  for (int i = 0; i < streams; ++i) callers[static_cast<std::size_t>(i)].start = make(i);
+  for (Caller& c : callers) issue(c);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  measuring = true;
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  measuring = false;
+  const double elapsed = Seconds(start, Clock::now());
+  stopping = true;
+  std::unique_lock lock(mu);
+  finished.wait(lock, [&] { return running == 0; });
+
+  Phase p;
+  p.name = name;
+  p.streams = streams;
+  std::vector<double> all;
+  for (Caller& c : callers) {
+    all.insert(all.end(), c.latencies_ms.begin(), c.latencies_ms.end());
+    p.errors += c.errors;
+    if (p.first_error.empty()) p.first_error = c.first_error;
+  }
+  std::sort(all.begin(), all.end());
+  p.calls = static_cast<std::int64_t>(all.size());
+  p.calls_per_s = static_cast<double>(all.size()) / elapsed;
+  p.items_per_s = p.calls_per_s * items_per_call;
+  if (!all.empty()) {
+    p.p50_ms = all[all.size() / 2];
+    p.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return p;
+}
+
+void Print(const Phase& p, const char* unit) {
+  std::printf(
+      "%-34s %3d streams  %9.0f calls/s  %10.0f %s/s  p50 %7.3f ms  p99 %7.3f ms%s\n",
+      p.name.c_str(), p.streams, p.calls_per_s, p.items_per_s, unit, p.p50_ms, p.p99_ms,
+      p.errors ? ("  ERRORS " + std::to_string(p.errors) + ": " + p.first_error).c_str() : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bench_service: hashmatchd under load over loopback (callback-API client, N concurrent "
+      "streams), next to the transport's own ceiling (health checks) in the same run"};
+  std::int64_t n = 1'000'000;
+  int streams = 32, batch_streams = 4, batch = 1000, channels = 2;
+  double seconds = 5, hit_rate = 0.01;
+  std::string data, json_path, server_bin = std::string(HM_BIN_DIR) + "/hashmatchd";
+  std::string images = std::string(HM_SHARED_DIR) + "/testdata/pdq/images";
+  app.add_option("--n", n, "Stored PDQ descriptors")->capture_default_str();
+  app.add_option("--data", data, "Server data folder (kept for reuse)")
+      ->default_str("/tmp/hm_bench_service_N");  // N: --n
+  app.add_option("--streams", streams, "Concurrent callers for single-hash and health calls")
+      ->capture_default_str();
+  app.add_option("--batch-streams", batch_streams, "Concurrent callers for batches and media")
+      ->capture_default_str();
+  app.add_option("--batch", batch, "Hashes per batch call")->capture_default_str();
+  app.add_option("--channels", channels, "gRPC channels (TCP connections) the callers share")
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "Measured time per phase (after 1 s of warm-up)")
+      ->capture_default_str();
+  app.add_option("--hit-rate", hit_rate, "Share of queries near a stored hash")
+      ->capture_default_str();
+  app.add_option("--images", images, "Images for the MatchMedia phase")->capture_default_str();
+  app.add_option("--hashmatchd", server_bin, "The server binary")->capture_default_str();
+  app.add_option("--json", json_path, "Also write the figures as JSON");
+  std::vector<std::string> only = {"baseline", "single", "batch", "media"};
+  app.add_option("--phases", only, "Phases to run (baseline, single, batch, media)")
+      ->delimiter(',')
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  // gRPC locks absl::Mutexes on every call; Debian's Abseil checks each for deadlock cycles.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (data.empty()) data = "/tmp/hm_bench_service_" + std::to_string(n);
+
+  PrepareStore(data, n);
+  std::string key;
+  {
+    auto keys = hashmatch::server::OpenKeyTable(data + "/keys.db");
+    if (!keys.ok()) Die(std::string(keys.status().message()));
+    auto created = (*keys)->Create(hashmatch::server::Role::kPlatform, "bench_service", 1e9);
+    if (!created.ok()) Die(std::string(created.status().message()));
+    key = created->secret;
+  }
+
+  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string max_batch = std::to_string(std::max(batch, 10'000));
+  const char* argv_server[] = {server_bin.c_str(), "--data",      data.c_str(),      "--listen",
+                               listen.c_str(),     "--max-batch", max_batch.c_str(), nullptr};
+  pid_t pid = -1;
+  if (posix_spawn(&pid, server_bin.c_str(), nullptr, nullptr, const_cast<char**>(argv_server),
+                  environ) != 0) {
+    Die("cannot start " + server_bin);
+  }
+  std::vector<std::shared_ptr<grpc::Channel>> pool;
+  for (int c = 0; c < channels; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("hashmatch.bench.channel", c);  // distinct args: a connection each
+    pool.push_back(grpc::CreateCustomChannel(listen, grpc::InsecureChannelCredentials(), args));
+  }
+  auto channel = [&](int i) { return pool[static_cast<std::size_t>(i % channels)]; };
+
+  // Ready when a match call succeeds (UNAVAILABLE while the index loads).
+  const auto start = Clock::now();
+  for (;;) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + key);
+    v1::MatchHashesRequest request;
+    request.add_hashes()->set_signal(v1::SIGNAL_PDQ);
+    request.mutable_hashes(0)->set_raw(StoredHash(0));
+    v1::MatchHashesResponse response;
+    const grpc::Status status =
+        v1::MatchService::NewStub(pool[0])->MatchHashes(&context, request, &response);
+    if (status.ok() && response.results(0).matched()) break;
+    if (Seconds(start, Clock::now()) > 600) Die("the server did not become ready in 10 minutes");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("hashmatchd ready on %s with %lld descriptors after %.1f s\n", listen.c_str(),
+              static_cast<long long>(n), Seconds(start, Clock::now()));
+
+  const auto wanted = [&](const char* phase) {
+    return std::find(only.begin(), only.end(), phase) != only.end();
+  };
+  std::vector<Phase> phases;
+  if (wanted("baseline")) {  // The transport alone: the health service answers from memory, no
+                             // auth, no audit.
+    const grpc::Slice empty("", 0);
+    phases.push_back(RunLoad("baseline: health Check", streams, seconds, 1, key, [&](int i) {
+      auto stub = std::make_shared<grpc::GenericStub>(channel(i));
+      auto request = std::make_shared<grpc::ByteBuffer>(&empty, 1);
+      auto response = std::make_shared<grpc::ByteBuffer>();
+      return [=](grpc::ClientContext* context, std::function<void(grpc::Status)> done) {
+        stub->UnaryCall(context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), request.get(),
+                        response.get(), std::move(done));
+      };
+    }));
+    Print(phases.back(), "calls");
+  }
+  const auto match_phase = [&](const std::string& name, int callers, int hashes,
+                               v1::Signal signal) {
+    return RunLoad(name, callers, seconds, hashes, key, [&](int i) {
+      auto stub = std::shared_ptr<v1::MatchService::Stub>(v1::MatchService::NewStub(channel(i)));
+      auto requests = std::make_shared<std::vector<v1::MatchHashesRequest>>(64);
+      std::mt19937_64 rng(static_cast<std::uint64_t>(i));
+      for (v1::MatchHashesRequest& r : *requests) {
+        for (int h = 0; h < hashes; ++h) {
+          v1::HashValue* value = r.add_hashes();
+          value->set_signal(signal);
+          value->set_raw(QueryHash(rng, n, hit_rate, signal != v1::SIGNAL_PDQ));
+        }
+      }
+      auto response = std::make_shared<v1::MatchHashesResponse>();
+      auto next = std::make_shared<std::size_t>(0);
+      return [=](grpc::ClientContext* context, std::function<void(grpc::Status)> done) {
+        response->Clear();
+        const v1::MatchHashesRequest& r = (*requests)[(*next)++ % requests->size()];
+        stub->async()->MatchHashes(context, &r, response.get(), std::move(done));
+      };
+    });
+  };
+  // SHA-256 lookups cost the index almost nothing: they show the service's own overhead.
+  const std::string per_batch = std::to_string(batch) + " per call";
+  for (const auto& [signal, name] :
+       {std::pair{v1::SIGNAL_SHA256, "SHA-256"}, std::pair{v1::SIGNAL_PDQ, "PDQ"}}) {
+    if (wanted("single")) {
+      phases.push_back(
+          match_phase(std::string("MatchHashes ") + name + ", 1 per call", streams, 1, signal));
+      Print(phases.back(), "hashes");
+    }
+    if (wanted("batch")) {
+      phases.push_back(match_phase(std::string("MatchHashes ") + name + ", " + per_batch,
+                                   batch_streams, batch, signal));
+      Print(phases.back(), "hashes");
+    }
+  }
+
+  // MatchMedia: the public images, against hashing the same bytes in this process.
+  std::vector<std::string> media;
+  if (const auto files = hashmatch::tools::ListInputFiles({images});
+      wanted("media") && files.ok()) {
+    for (const std::string& f : *files) {
+      std::ifstream in(f, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      hashmatch::tools::LocalHasher hasher;
+      const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+      if (hasher.HashImage(std::span(p, bytes.size()), false).ok()) media.push_back(bytes);
+    }
+  }
+  if (!media.empty()) {
+    const int threads = static_cast<int>(std::thread::hardware_concurrency());
+    std::atomic<std::int64_t> hashed{0};
+    std::atomic<bool> stop{false};
+    const auto local_start = Clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        hashmatch::tools::LocalHasher hasher;
+        for (std::size_t k = static_cast<std::size_t>(t); !stop;
+             k += static_cast<std::size_t>(threads)) {
+          const std::string& bytes = media[k % media.size()];
+          const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+          if (hasher.HashImage(std::span(p, bytes.size()), false).ok()) ++hashed;
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (std::thread& w : workers) w.join();
+    Phase local;
+    local.name = "baseline: hash in-process, " + std::to_string(threads) + " threads";
+    local.calls_per_s = local.items_per_s =
+        static_cast<double>(hashed.load()) / Seconds(local_start, Clock::now());
+    phases.push_back(local);
+    Print(phases.back(), "images");
+    phases.push_back(
+        RunLoad("MatchMedia, public images", batch_streams, seconds, 1, key, [&](int i) {
+          auto stub =
+              std::shared_ptr<v1::MatchService::Stub>(v1::MatchService::NewStub(channel(i)));
+          auto response = std::make_shared<v1::MatchMediaResponse>();
+          auto requests = std::make_shared<std::vector<v1::MatchMediaRequest>>();
+          for (const std::string& bytes : media) {
+            requests->emplace_back().set_media(bytes);
+          }
+          auto next = std::make_shared<std::size_t>(i);
+          return [=](grpc::ClientContext* context, std::function<void(grpc::Status)> done) {
+            response->Clear();
+            const auto& r = (*requests)[(*next)++ % requests->size()];
+            stub->async()->MatchMedia(context, &r, response.get(), std::move(done));
+          };
+        }));
+    Print(phases.back(), "images");
+  }
+
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+
+  if (!json_path.empty()) {
+    std::ofstream js(json_path);
+    js << "{\"n\": " << n << ", \"phases\": [";
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      const Phase& p = phases[i];
+      js << (i ? ", " : "") << "{\"name\": \"" << p.name << "\", \"streams\": " << p.streams
+         << ", \"calls_per_s\": " << p.calls_per_s << ", \"items_per_s\": " << p.items_per_s
+         << ", \"p50_ms\": " << p.p50_ms << ", \"p99_ms\": " << p.p99_ms
+         << ", \"errors\": " << p.errors << "}";
+    }
+    js << "]}\n";
+  }
+  bool errors = false;
+  for (const Phase& p : phases) errors = errors || p.errors > 0;
+  return errors ? 1 : 0;
+}
