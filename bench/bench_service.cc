@@ -96,10 +96,12 @@ void PrepareStore(const std::string& dir, std::int64_t n) {
     }
     const auto added = (*store)->Add({"bench", "", "bench_service", ""}, items);
     if (!added.ok()) Die(std::string(added.status().message()));
-    std::fprintf(stderr, "\rstore: %lld / %lld descriptors", static_cast<long long>(done + kBatch),
-                 static_cast<long long>(n));
+    if ((done + kBatch) % 1'000'000 == 0) {
+      std::fprintf(stderr, "store: %lld / %lld PDQ descriptors\n",
+                   static_cast<long long>(done + kBatch), static_cast<long long>(n));
+    }
   }
-  std::fprintf(stderr, "\rstore: %lld descriptors in %.1f s\n", static_cast<long long>(n),
+  std::fprintf(stderr, "store: %lld PDQ descriptors in %.1f s\n", static_cast<long long>(n),
                Seconds(start, Clock::now()));
   std::ofstream(marker) << n << "\n";
 }
@@ -114,6 +116,17 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
   close(fd);
   return ntohs(address.sin_port);
+}
+
+bool PortAccepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return accepted;
 }
 
 // A query: a stored hash (PDQ: with up to 8 bits flipped) or, at 1 - hit_rate, one never stored.
@@ -262,7 +275,8 @@ int main(int argc, char** argv) {
     key = created->secret;
   }
 
-  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  const int port = FreePort();
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
   const std::string max_batch = std::to_string(std::max(batch, 10'000));
   const char* argv_server[] = {server_bin.c_str(), "--data",      data.c_str(),      "--listen",
                                listen.c_str(),     "--max-batch", max_batch.c_str(), nullptr};
@@ -270,6 +284,11 @@ int main(int argc, char** argv) {
   if (posix_spawn(&pid, server_bin.c_str(), nullptr, nullptr, const_cast<char**>(argv_server),
                   environ) != 0) {
     Die("cannot start " + server_bin);
+  }
+  // Channels made before the port accepts start in connection backoff (seconds): wait for it.
+  for (int attempt = 0; !PortAccepts(port); ++attempt) {
+    if (attempt == 6000) Die("hashmatchd does not accept connections on " + listen);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   std::vector<std::shared_ptr<grpc::Channel>> pool;
   for (int c = 0; c < channels; ++c) {
