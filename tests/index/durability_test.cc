@@ -1,6 +1,7 @@
 // Kills a writer (tests/index/store_writer.cc) with SIGKILL mid-ingest, again and again, then
 // checks that every acknowledged batch is in the store, that no batch is there in part, and that
 // a Matcher opened afterwards (from whatever snapshot the writer left) agrees with the store.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,15 +47,21 @@ std::vector<long> RunAndKill(const std::string& store, const std::string& snapsh
     _exit(127);
   }
   close(out[1]);
+  // The clock starts at the first acknowledgement: opening a large store takes longer on a
+  // loaded machine, and a kill before any commit would test nothing.
+  std::vector<long> acked;
+  FILE* lines = fdopen(out[0], "r");
+  long batch = 0;
+  long long seq = 0;
+  pollfd ready{out[0], POLLIN, 0};
+  if (poll(&ready, 1, 120'000) == 1 && std::fscanf(lines, "ack %ld %lld\n", &batch, &seq) == 2) {
+    acked.push_back(batch);
+  }
   std::this_thread::sleep_for(run_for);
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
   CHECK(WIFSIGNALED(status));  // still writing when killed, not exited on an error
-  std::vector<long> acked;
-  FILE* lines = fdopen(out[0], "r");
-  long batch = 0;
-  long long seq = 0;
   while (std::fscanf(lines, "ack %ld %lld\n", &batch, &seq) == 2) acked.push_back(batch);
   std::fclose(lines);
   return acked;
