@@ -62,8 +62,9 @@ class ApiContractTest(unittest.TestCase):
     def test_every_element_has_a_comment(self):
         files = our_files()
         self.assertEqual(sorted(f.name for f in files),
-                         ["hashmatch/v1/admin.proto", "hashmatch/v1/ingest.proto",
-                          "hashmatch/v1/match.proto", "hashmatch/v1/types.proto"])
+                         ["hashmatch/v1/admin.proto", "hashmatch/v1/bundle.proto",
+                          "hashmatch/v1/ingest.proto", "hashmatch/v1/match.proto",
+                          "hashmatch/v1/types.proto"])
         undocumented = []
         for f in files:
             comments = {tuple(loc.path): (loc.leading_comments + loc.trailing_comments).strip()

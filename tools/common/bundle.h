@@ -1,0 +1,59 @@
+// tools/common/bundle: the descriptor bundle file (layout in proto/hashmatch/v1/bundle.proto).
+//
+// Owns writing a bundle (atomically: temp file, fsync, rename), reading one back with every
+// structural check (magic, lengths, count, content id, record fields, nothing after the
+// signature), and signing/verifying it with an agency's Ed25519 key (ed25519.h). A bundle that
+// fails any check is refused whole, with the byte offset or record index of the first problem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/core/core.h"
+#include "hashmatch/v1/bundle.pb.h"
+
+namespace hashmatch::tools {
+
+struct BundleLimits {
+  std::size_t max_bytes = std::size_t{4} << 30;  // the whole file
+  std::int64_t max_records = 100'000'000;
+  std::size_t max_message_bytes = 1 << 20;  // one header, record or signature
+};
+
+struct Bundle {
+  hashmatch::v1::BundleHeader header;
+  std::vector<hashmatch::v1::BundleRecord> records;
+  std::optional<hashmatch::v1::BundleSignature> signature;
+  Sha256 signed_digest;  // SHA-256 of the bytes before the signature: what a signature covers
+};
+
+// Parses and checks a whole bundle held in memory. DataLoss names the byte offset or record
+// index of the first problem (truncation, bad length, wrong count or content id, bytes after the
+// signature); InvalidArgument a record whose fields are wrong.
+absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& limits = {});
+// Reads `path` (refusing one over limits.max_bytes before reading) and parses it.
+absl::StatusOr<Bundle> ReadBundle(const std::string& path, const BundleLimits& limits = {});
+
+// Writes an unsigned bundle of `records` under `header` (count, bundle_id, writer and, when 0,
+// created_unix_ms are filled in). Replaces `path` atomically.
+absl::Status WriteBundle(const std::string& path, hashmatch::v1::BundleHeader header,
+                         const std::vector<hashmatch::v1::BundleRecord>& records);
+
+// Signs the bundle at `path` in place with a PREFIX.key file (replacing an earlier signature).
+// Returns the signer's raw public key.
+absl::StatusOr<std::string> SignBundleFile(const std::string& path,
+                                           const std::string& private_key_path);
+
+// OK when the bundle is signed by `public_key` (raw 32 bytes); Unauthenticated otherwise, saying
+// whether it is unsigned, signed by another key, or altered after signing.
+absl::Status VerifyBundle(const Bundle& bundle, std::string_view public_key);
+
+// Checks one record's fields: a known signal with a raw value of its length (PDQ: quality
+// 0..100 required), a category of 1..256 bytes. `where` prefixes the message.
+absl::Status CheckRecord(const hashmatch::v1::BundleRecord& record, const std::string& where);
+
+}  // namespace hashmatch::tools

@@ -1,0 +1,246 @@
+// hashmatch-ingest hash: local files → an unsigned descriptor bundle, offline and resumable.
+//
+// Resuming: hashed files are listed in BUNDLE.sources (local only: paths never enter the bundle)
+// and their records appended to BUNDLE.partial as they are done; a rerun skips listed files,
+// continues the journal, and the final bundle is rewritten from the old bundle, the journal and
+// the new files, duplicates dropped. Records reach the journal before their paths reach the
+// list, so a crash can only cause files to be hashed twice, never lost.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tools/common/bundle.h"
+#include "tools/common/local_hash.h"
+#include "tools/hashmatch-ingest/commands.h"
+
+namespace hashmatch::tools {
+namespace {
+
+namespace v1 = ::hashmatch::v1;
+using Clock = std::chrono::steady_clock;
+
+struct HashFlags {
+  std::vector<std::string> paths;
+  std::string out, agency, category, case_ref, contributor;
+  int threads = DefaultThreads();
+  media::ImageLimits limits;
+};
+
+v1::BundleRecord Record(Signal signal, const auto& value, int quality,
+                        const std::string& category) {
+  v1::BundleRecord r;
+  r.mutable_hash()->set_signal(static_cast<v1::Signal>(signal));
+  r.mutable_hash()->set_raw(
+      std::string(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
+  if (quality >= 0) r.mutable_hash()->set_quality(quality);
+  r.set_category(category);
+  return r;
+}
+
+// Records of the journal (length-delimited, as in a bundle); a torn last record is dropped.
+std::vector<v1::BundleRecord> ReadJournal(const std::string& path) {
+  std::vector<v1::BundleRecord> records;
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    std::uint64_t length = 0;
+    int shift = 0;
+    while (at < bytes.size() && shift <= 28) {
+      const auto byte = static_cast<std::uint8_t>(bytes[at++]);
+      length |= std::uint64_t{byte & 0x7fu} << shift;
+      shift += 7;
+      if ((byte & 0x80) == 0) break;
+    }
+    if (length > bytes.size() - at ||
+        !records.emplace_back().ParseFromArray(bytes.data() + at, static_cast<int>(length))) {
+      if (!records.empty()) records.pop_back();
+      break;
+    }
+    at += length;
+  }
+  return records;
+}
+
+void AppendJournal(std::FILE* journal, const v1::BundleRecord& record) {
+  const std::string body = record.SerializeAsString();
+  for (std::uint64_t n = body.size();; n >>= 7) {
+    std::fputc(static_cast<int>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)), journal);
+    if (n < 0x80) break;
+  }
+  std::fwrite(body.data(), 1, body.size(), journal);
+}
+
+// Progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), tty_(isatty(2) != 0) {}
+  void Update(std::size_t done, bool last = false) {
+    const auto now = Clock::now();
+    if (!last && now - shown_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(10)))
+      return;
+    shown_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+    std::fprintf(stderr, "%shashed %zu/%zu files  %.1f files/s  ETA %d:%02d%s", tty_ ? "\r" : "",
+                 done, total_, rate, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60,
+                 tty_ && !last ? "" : "\n");
+  }
+
+ private:
+  std::size_t total_;
+  bool tty_;
+  Clock::time_point start_ = Clock::now(), shown_{};
+};
+
+int RunHash(const HashFlags& flags) {
+  const std::string sources_path = flags.out + ".sources", journal_path = flags.out + ".partial";
+  v1::BundleHeader header;
+  header.set_agency(flags.agency);
+  header.set_case_ref(flags.case_ref);
+  header.set_contributor(flags.contributor);
+  std::vector<v1::BundleRecord> records;
+  if (std::filesystem::exists(flags.out)) {
+    absl::StatusOr<Bundle> old = ReadBundle(flags.out);
+    if (!old.ok()) {
+      std::fprintf(stderr, "hashmatch-ingest hash: %s\n",
+                   std::string(old.status().message()).c_str());
+      return 2;
+    }
+    if (old->header.agency() != flags.agency || old->header.case_ref() != flags.case_ref) {
+      std::fprintf(stderr,
+                   "hashmatch-ingest hash: %s was made for another agency or case reference; "
+                   "give the same --agency/--case-ref or another --out\n",
+                   flags.out.c_str());
+      return 2;
+    }
+    if (old->signature) {
+      std::fprintf(stderr,
+                   "hashmatch-ingest hash: %s was signed; adding files drops the "
+                   "signature (sign it again)\n",
+                   flags.out.c_str());
+    }
+    records = std::move(old->records);
+  }
+
+  std::set<std::string> done;
+  {
+    std::ifstream in(sources_path);
+    for (std::string line; std::getline(in, line);) done.insert(line);
+  }
+  const absl::StatusOr<std::vector<std::string>> files = ListInputFiles(flags.paths);
+  if (!files.ok()) {
+    std::fprintf(stderr, "hashmatch-ingest hash: %s\n",
+                 std::string(files.status().message()).c_str());
+    return 2;
+  }
+  std::vector<std::string> todo;
+  for (const std::string& f : *files) {
+    if (!done.count(std::filesystem::absolute(f).lexically_normal().string())) todo.push_back(f);
+  }
+  std::fprintf(stderr, "%zu files: %zu to hash, %zu already in %s\n", files->size(), todo.size(),
+               files->size() - todo.size(), flags.out.c_str());
+
+  std::FILE* journal = std::fopen(journal_path.c_str(), "ab");
+  std::FILE* sources = std::fopen(sources_path.c_str(), "a");
+  if (journal == nullptr || sources == nullptr) {
+    std::fprintf(stderr, "hashmatch-ingest hash: cannot write %s or %s\n", journal_path.c_str(),
+                 sources_path.c_str());
+    return 2;
+  }
+  std::vector<std::unique_ptr<LocalHasher>> hashers;
+  for (int t = 0; t < flags.threads; ++t)
+    hashers.push_back(std::make_unique<LocalHasher>(flags.limits));
+  std::vector<absl::StatusOr<ImageDescriptors>> results(todo.size(),
+                                                        absl::UnknownError("not hashed"));
+  Progress progress(todo.size());
+  std::vector<std::string> pending_sources;
+  std::size_t failed = 0, finished = 0;
+  const auto flush = [&] {
+    // Records first (fsync), then the paths that say they are done.
+    std::fflush(journal);
+    fsync(fileno(journal));
+    for (const std::string& p : pending_sources) std::fprintf(sources, "%s\n", p.c_str());
+    std::fflush(sources);
+    pending_sources.clear();
+  };
+  ParallelOrdered(
+      todo.size(), flags.threads,
+      [&](int thread, std::size_t i) {
+        results[i] = hashers[thread]->HashImageFile(todo[i], false);
+      },
+      [&](std::size_t i) {
+        if (results[i].ok()) {
+          const ImageDescriptors& d = *results[i];
+          AppendJournal(journal, Record(Signal::kPdq, d.pdq.hash, d.pdq.quality, flags.category));
+          AppendJournal(journal, Record(Signal::kMd5, d.digests.md5, -1, flags.category));
+          AppendJournal(journal, Record(Signal::kSha1, d.digests.sha1, -1, flags.category));
+          AppendJournal(journal, Record(Signal::kSha256, d.digests.sha256, -1, flags.category));
+          pending_sources.push_back(std::filesystem::absolute(todo[i]).lexically_normal().string());
+        } else {
+          ++failed;
+          std::fprintf(stderr, "%s%s: %s\n", isatty(2) ? "\r" : "", todo[i].c_str(),
+                       std::string(results[i].status().message()).c_str());
+        }
+        results[i] = absl::UnknownError("emitted");  // free the descriptors
+        if (pending_sources.size() >= 256) flush();
+        progress.Update(++finished);
+      });
+  flush();
+  progress.Update(finished, true);
+  std::fclose(journal);
+  std::fclose(sources);
+
+  for (v1::BundleRecord& r : ReadJournal(journal_path)) records.push_back(std::move(r));
+  // One record per (signal, value): a file hashed twice, or two copies of one image.
+  std::set<std::pair<int, std::string>> seen;
+  std::vector<v1::BundleRecord> unique;
+  for (v1::BundleRecord& r : records) {
+    if (seen.insert({r.hash().signal(), r.hash().raw()}).second) unique.push_back(std::move(r));
+  }
+  if (absl::Status s = WriteBundle(flags.out, header, unique); !s.ok()) {
+    std::fprintf(stderr, "hashmatch-ingest hash: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  std::filesystem::remove(journal_path);
+  std::printf(
+      "%s: %zu records (%zu files hashed now, %zu skipped as already done, %zu failed); "
+      "unsigned: run `hashmatch-ingest sign`\n",
+      flags.out.c_str(), unique.size(), todo.size() - failed, files->size() - todo.size(), failed);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddHashCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<HashFlags>();
+  CLI::App* hash = app.add_subcommand(
+      "hash",
+      "Hash image files and folders here, offline, into a descriptor bundle (PDQ + MD5, SHA-1, "
+      "SHA-256 per image). Nothing leaves this machine but the bundle, which holds descriptors "
+      "only. Resumable: a rerun with the same --out skips files already hashed (listed in "
+      "OUT.sources, which stays here: it holds paths). Exit 0 all hashed, 1 some files failed "
+      "(reported with the reason; the bundle holds the rest), 2 error.");
+  hash->add_option("PATH", flags->paths, "Files or folders (recursively)")->required();
+  hash->add_option("--out", flags->out, "The bundle to write (or extend)")->required();
+  hash->add_option("--agency", flags->agency, "Contributing agency")->required();
+  hash->add_option("--category", flags->category, "Category of every descriptor, e.g. A")
+      ->required();
+  hash->add_option("--case-ref", flags->case_ref, "Case reference (police only; never logged)");
+  hash->add_option("--contributor", flags->contributor, "Who hashed the files");
+  hash->add_option("--threads", flags->threads, "Worker threads")->capture_default_str();
+  hash->add_option("--max-image-bytes", flags->limits.max_bytes, "Largest file to decode")
+      ->capture_default_str();
+  hash->callback([=] { *exit_code = RunHash(*flags); });
+}
+
+}  // namespace hashmatch::tools
