@@ -26,15 +26,6 @@ Sha256 Digest(std::string_view bytes) {
   return d;
 }
 
-void AppendDelimited(const google::protobuf::MessageLite& message, std::string* out) {
-  std::string body = message.SerializeAsString();
-  for (std::uint64_t n = body.size();; n >>= 7) {
-    out->push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
-    if (n < 0x80) break;
-  }
-  out->append(body);
-}
-
 // Reads length-delimited messages from a buffer, tracking the offset for messages.
 class DelimitedReader {
  public:
@@ -80,6 +71,25 @@ class DelimitedReader {
 };
 
 }  // namespace
+
+void AppendDelimited(const google::protobuf::MessageLite& message, std::string* out) {
+  const std::string body = message.SerializeAsString();
+  for (std::uint64_t n = body.size();; n >>= 7) {
+    out->push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
+    if (n < 0x80) break;
+  }
+  out->append(body);
+}
+
+std::vector<v1::BundleRecord> ParseJournal(std::string_view bytes) {
+  std::vector<v1::BundleRecord> records;
+  DelimitedReader reader(bytes, 0, BundleLimits().max_message_bytes);
+  v1::BundleRecord record;
+  while (!reader.AtEnd() && reader.Next(&record, "a journal record").ok()) {
+    records.push_back(std::move(record));
+  }
+  return records;
+}
 
 absl::Status CheckRecord(const v1::BundleRecord& record, const std::string& where) {
   const v1::HashValue& h = record.hash();

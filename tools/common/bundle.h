@@ -52,6 +52,12 @@ absl::StatusOr<std::string> SignBundleFile(const std::string& path,
 // whether it is unsigned, signed by another key, or altered after signing.
 absl::Status VerifyBundle(const Bundle& bundle, std::string_view public_key);
 
+// The framing bundles use (a varint byte count, then the message), for journals of records.
+void AppendDelimited(const google::protobuf::MessageLite& message, std::string* out);
+// The complete records at the start of a journal of delimited records; a torn tail (a crash
+// mid-append) is ignored.
+std::vector<hashmatch::v1::BundleRecord> ParseJournal(std::string_view bytes);
+
 // Checks one record's fields: a known signal with a raw value of its length (PDQ: quality
 // 0..100 required), a category of 1..256 bytes. `where` prefixes the message.
 absl::Status CheckRecord(const hashmatch::v1::BundleRecord& record, const std::string& where);

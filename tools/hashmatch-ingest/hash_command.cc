@@ -45,38 +45,16 @@ v1::BundleRecord Record(Signal signal, const auto& value, int quality,
   return r;
 }
 
-// Records of the journal (length-delimited, as in a bundle); a torn last record is dropped.
 std::vector<v1::BundleRecord> ReadJournal(const std::string& path) {
-  std::vector<v1::BundleRecord> records;
   std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    std::uint64_t length = 0;
-    int shift = 0;
-    while (at < bytes.size() && shift <= 28) {
-      const auto byte = static_cast<std::uint8_t>(bytes[at++]);
-      length |= std::uint64_t{byte & 0x7fu} << shift;
-      shift += 7;
-      if ((byte & 0x80) == 0) break;
-    }
-    if (length > bytes.size() - at ||
-        !records.emplace_back().ParseFromArray(bytes.data() + at, static_cast<int>(length))) {
-      if (!records.empty()) records.pop_back();
-      break;
-    }
-    at += length;
-  }
-  return records;
+  return ParseJournal(
+      std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
 }
 
 void AppendJournal(std::FILE* journal, const v1::BundleRecord& record) {
-  const std::string body = record.SerializeAsString();
-  for (std::uint64_t n = body.size();; n >>= 7) {
-    std::fputc(static_cast<int>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)), journal);
-    if (n < 0x80) break;
-  }
-  std::fwrite(body.data(), 1, body.size(), journal);
+  std::string bytes;
+  AppendDelimited(record, &bytes);
+  std::fwrite(bytes.data(), 1, bytes.size(), journal);
 }
 
 // Progress on stderr: a redrawn line on a terminal, a plain line every 10 s otherwise.

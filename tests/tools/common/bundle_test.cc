@@ -154,3 +154,18 @@ TEST_CASE("records with wrong fields are refused with their index", "[tools][bun
 
 }  // namespace
 }  // namespace hashmatch::tools
+
+namespace hashmatch::tools {
+namespace {
+
+TEST_CASE("a journal yields its complete records and ignores a torn tail", "[tools][bundle]") {
+  const std::vector<hashmatch::v1::BundleRecord> records = Records(5);
+  std::string journal;
+  for (const auto& r : records) AppendDelimited(r, &journal);
+  CHECK(ParseJournal(journal).size() == 5);
+  CHECK(ParseJournal(journal.substr(0, journal.size() - 3)).size() == 4);
+  CHECK(ParseJournal("").empty());
+}
+
+}  // namespace
+}  // namespace hashmatch::tools
