@@ -239,7 +239,8 @@ int main(int argc, char** argv) {
   double seconds = 5, hit_rate = 0.01;
   std::string data, json_path, server_bin = std::string(HM_BIN_DIR) + "/hashmatchd";
   std::string images = std::string(HM_SHARED_DIR) + "/testdata/pdq/images";
-  app.add_option("--n", n, "Stored PDQ descriptors")->capture_default_str();
+  app.add_option("--n", n, "Stored PDQ descriptors (plus N/10 SHA-256 ones)")
+      ->capture_default_str();
   app.add_option("--data", data, "Server data folder (kept for reuse)")
       ->default_str("/tmp/hm_bench_service_N");  // N: --n
   app.add_option("--streams", streams, "Concurrent callers for single-hash and health calls")
