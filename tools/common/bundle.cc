@@ -109,8 +109,9 @@ absl::Status CheckRecord(const v1::BundleRecord& record, const std::string& wher
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".hash.quality: a PDQ record needs a quality of 0..100"));
   }
-  if (record.category().empty() || record.category().size() > 256) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ".category: must be 1..256 bytes"));
+  if (record.category().empty() || record.category().size() > kMaxCategoryBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".category: must be 1..", kMaxCategoryBytes, " bytes"));
   }
   return absl::OkStatus();
 }

@@ -18,6 +18,8 @@
 
 namespace hashmatch::tools {
 
+inline constexpr std::size_t kMaxCategoryBytes = 256;
+
 struct BundleLimits {
   std::size_t max_bytes = std::size_t{4} << 30;  // the whole file
   std::int64_t max_records = 100'000'000;
@@ -59,7 +61,7 @@ void AppendDelimited(const google::protobuf::MessageLite& message, std::string* 
 std::vector<hashmatch::v1::BundleRecord> ParseJournal(std::string_view bytes);
 
 // Checks one record's fields: a known signal with a raw value of its length (PDQ: quality
-// 0..100 required), a category of 1..256 bytes. `where` prefixes the message.
+// 0..100 required), a category of 1..kMaxCategoryBytes bytes. `where` prefixes the message.
 absl::Status CheckRecord(const hashmatch::v1::BundleRecord& record, const std::string& where);
 
 }  // namespace hashmatch::tools

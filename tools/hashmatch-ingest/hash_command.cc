@@ -80,7 +80,24 @@ class Progress {
   Clock::time_point start_ = Clock::now(), shown_{};
 };
 
+// The name a file is listed under in BUNDLE.sources: the same for any spelling of its path.
+std::string SourceName(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
 int RunHash(const HashFlags& flags) {
+  // Checked before any work: every record carries them.
+  if (flags.agency.empty() || flags.category.empty() || flags.category.size() > kMaxCategoryBytes) {
+    std::fprintf(stderr,
+                 "hashmatch-ingest hash: --agency must be set and --category be 1..%zu "
+                 "bytes\n",
+                 kMaxCategoryBytes);
+    return 2;
+  }
   const std::string sources_path = flags.out + ".sources", journal_path = flags.out + ".partial";
   v1::BundleHeader header;
   header.set_agency(flags.agency);
@@ -121,15 +138,20 @@ int RunHash(const HashFlags& flags) {
                  std::string(files.status().message()).c_str());
     return 2;
   }
-  std::vector<std::string> todo;
+  std::vector<std::string> todo, todo_names;
   for (const std::string& f : *files) {
-    if (!done.count(std::filesystem::absolute(f).lexically_normal().string())) todo.push_back(f);
+    std::string name = SourceName(f);
+    if (done.count(name)) continue;
+    todo.push_back(f);
+    todo_names.push_back(std::move(name));
   }
   std::fprintf(stderr, "%zu files: %zu to hash, %zu already in %s\n", files->size(), todo.size(),
                files->size() - todo.size(), flags.out.c_str());
 
-  std::FILE* journal = std::fopen(journal_path.c_str(), "ab");
-  std::FILE* sources = std::fopen(sources_path.c_str(), "a");
+  const std::unique_ptr<std::FILE, FileCloser> journal_file(std::fopen(journal_path.c_str(), "ab"));
+  const std::unique_ptr<std::FILE, FileCloser> sources_file(std::fopen(sources_path.c_str(), "a"));
+  std::FILE* journal = journal_file.get();
+  std::FILE* sources = sources_file.get();
   if (journal == nullptr || sources == nullptr) {
     std::fprintf(stderr, "hashmatch-ingest hash: cannot write %s or %s\n", journal_path.c_str(),
                  sources_path.c_str());
@@ -163,7 +185,7 @@ int RunHash(const HashFlags& flags) {
           AppendJournal(journal, Record(Signal::kMd5, d.digests.md5, -1, flags.category));
           AppendJournal(journal, Record(Signal::kSha1, d.digests.sha1, -1, flags.category));
           AppendJournal(journal, Record(Signal::kSha256, d.digests.sha256, -1, flags.category));
-          pending_sources.push_back(std::filesystem::absolute(todo[i]).lexically_normal().string());
+          pending_sources.push_back(todo_names[i]);
         } else {
           ++failed;
           std::fprintf(stderr, "%s%s: %s\n", isatty(2) ? "\r" : "", todo[i].c_str(),
@@ -175,8 +197,6 @@ int RunHash(const HashFlags& flags) {
       });
   flush();
   progress.Update(finished, true);
-  std::fclose(journal);
-  std::fclose(sources);
 
   for (v1::BundleRecord& r : ReadJournal(journal_path)) records.push_back(std::move(r));
   // One record per (signal, value): a file hashed twice, or two copies of one image.
