@@ -211,6 +211,34 @@ class SqliteStore final : public Store {
     return Load("id = ?", [&](Statement& s) { s.Bind(1, existing->id); });
   }
 
+  absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status, std::string_view category,
+                                               DescriptorId after_id, std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    HM_ASSIGN_OR_RETURN(Statement s,
+                        Statement::Prepare(db_.get(),
+                                           "SELECT id FROM descriptors WHERE status = ?1 AND (?2 "
+                                           "= '' OR category = ?2) AND id > ?3 ORDER BY id LIMIT "
+                                           "?4"));
+    s.Bind(1, static_cast<std::int64_t>(status))
+        .BindText(2, category)
+        .Bind(3, after_id)
+        .Bind(4, static_cast<std::int64_t>(limit));
+    std::vector<DescriptorId> ids;
+    while (true) {
+      HM_ASSIGN_OR_RETURN(const bool row, s.Step());
+      if (!row) break;
+      ids.push_back(s.Int(0));
+    }
+    std::vector<Descriptor> out;
+    out.reserve(ids.size());
+    for (const DescriptorId id : ids) {
+      HM_ASSIGN_OR_RETURN(std::optional<Descriptor> d,
+                          Load("id = ?", [&](Statement& l) { l.Bind(1, id); }));
+      if (d) out.push_back(*std::move(d));
+    }
+    return out;
+  }
+
   absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
                                                    std::size_t limit) override {
     std::lock_guard lock(mu_);

@@ -107,6 +107,13 @@ class Store {
   virtual absl::StatusOr<Descriptor> Get(DescriptorId id) = 0;
   virtual absl::StatusOr<std::optional<Descriptor>> Find(Signal signal, std::string_view value) = 0;
 
+  // Descriptors with `status` (and `category`, unless empty) and id > after_id, in id order, at
+  // most `limit`: review queues and exports, a page at a time.
+  virtual absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status,
+                                                       std::string_view category,
+                                                       DescriptorId after_id,
+                                                       std::size_t limit) = 0;
+
   // Changes with seq > after_seq, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
                                                            std::size_t limit) = 0;

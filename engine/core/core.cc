@@ -40,12 +40,7 @@ constexpr PdqBitPosition LocatePdqBit(int k) {
 
 template <std::size_t N, typename Tag>
 std::string FixedHash<N, Tag>::ToHex() const {
-  std::string out(2 * N, '0');
-  for (std::size_t i = 0; i < N; ++i) {
-    out[2 * i] = kHexDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kHexDigits[bytes[i] & 0xf];
-  }
-  return out;
+  return EncodeHex(std::string_view(reinterpret_cast<const char*>(bytes.data()), N));
 }
 
 template <typename H>
@@ -61,6 +56,16 @@ absl::StatusOr<H> ParseHex(std::string_view hex) {
   }
   H out;
   std::memcpy(out.bytes.data(), bytes->data(), H::kSize);
+  return out;
+}
+
+std::string EncodeHex(std::string_view bytes) {
+  std::string out(2 * bytes.size(), '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHexDigits[b >> 4];
+    out[2 * i + 1] = kHexDigits[b & 0xf];
+  }
   return out;
 }
 

@@ -87,6 +87,8 @@ absl::StatusOr<H> ParseHex(std::string_view hex);
 // Any even number of hex digits (either case) to bytes. The error names an odd length, or the
 // first bad character and its position.
 absl::StatusOr<std::string> DecodeHex(std::string_view hex);
+// Bytes to lower-case hex.
+std::string EncodeHex(std::string_view bytes);
 
 // PDQ bit k (0..255) as the reference numbers it: k = 16*i + j is bit j of 16-bit word i, and the
 // hex string prints word 15 first. This is the only place that knows the layout.

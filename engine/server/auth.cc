@@ -28,11 +28,17 @@ constexpr std::array kRules = {
     Rule{"/hashmatch.v1.IngestService/AddDescriptors", kIct | kPolice},
     Rule{"/hashmatch.v1.IngestService/SetStatus", kPolice},
     Rule{"/hashmatch.v1.IngestService/GetDescriptor", kIct | kPolice},
+    Rule{"/hashmatch.v1.IngestService/ListDescriptors", kIct | kPolice},
+    Rule{"/hashmatch.v1.IngestService/GetBundleUpload", kIct | kPolice},
+    Rule{"/hashmatch.v1.IngestService/PushBundle", kIct | kPolice},
     Rule{"/hashmatch.v1.AdminService/GetStats", kAdmin},
     Rule{"/hashmatch.v1.AdminService/CreateApiKey", kAdmin},
     Rule{"/hashmatch.v1.AdminService/ListApiKeys", kAdmin},
     Rule{"/hashmatch.v1.AdminService/RevokeApiKey", kAdmin},
     Rule{"/hashmatch.v1.AdminService/VerifyAudit", kAdmin},
+    Rule{"/hashmatch.v1.AdminService/AddAgencyKey", kAdmin},
+    Rule{"/hashmatch.v1.AdminService/ListAgencyKeys", kAdmin},
+    Rule{"/hashmatch.v1.AdminService/RevokeAgencyKey", kAdmin},
 };
 
 constexpr std::array<std::string_view, kRules.size()> MethodNames() {

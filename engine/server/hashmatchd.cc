@@ -204,9 +204,12 @@ int main(int argc, char** argv) {
   std::string data = "hashmatch-data", listen = "127.0.0.1:50051";
   std::string tls_cert, tls_key, tls_client_ca, demo_images, metrics_listen;
   int max_message_bytes = 0;
+  std::int64_t max_bundle_bytes = std::int64_t{1} << 30;
   bool insecure = false, demo = false;
   hs::ServiceLimits limits;
-  app.add_option("--data", data, "Folder for the store, index snapshot, keys and audit log")
+  app.add_option("--data", data,
+                 "Folder for the store, index snapshot, keys, audit log, agency keys and bundle "
+                 "uploads")
       ->capture_default_str();
   app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (enables TLS)");
@@ -231,6 +234,10 @@ int main(int argc, char** argv) {
                  "Server-side deadline of a call (of each batch of an ingest stream); the "
                  "client's own deadline applies when earlier")
       ->capture_default_str();
+  app.add_option("--max-bundle-bytes", max_bundle_bytes,
+                 "Largest signed bundle accepted by PushBundle (staged in DATA/uploads/)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--rate", limits.default_rate_per_second,
                  "Calls per second per key (token bucket, bursts of 2 s) unless the key sets one")
       ->capture_default_str();
@@ -265,13 +272,15 @@ int main(int argc, char** argv) {
   if (!keys.ok()) Die(std::string(keys.status().message()));
   auto audit = hs::OpenAuditLog(data + "/audit.db");
   if (!audit.ok()) Die(std::string(audit.status().message()));
+  auto bundles = hs::BundleInbox::Open(data, max_bundle_bytes);
+  if (!bundles.ok()) Die(std::string(bundles.status().message()));
   if (demo) {
     if (demo_images.empty())
       demo_images = std::string(HM_SOURCE_DIR) + "/../shared/testdata/pdq/images";
     LoadDemo(demo_images, data, store->get(), keys->get());
   }
 
-  hs::Services services(store->get(), keys->get(), audit->get(), limits);
+  hs::Services services(store->get(), keys->get(), audit->get(), bundles->get(), limits);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();

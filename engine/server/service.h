@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/server/audit.h"
+#include "engine/server/bundles.h"
 #include "engine/server/keys.h"
 #include "index/matcher.h"
 #include "index/store.h"
@@ -31,7 +32,8 @@ struct ServiceLimits {
 // until then match calls are UNAVAILABLE.
 class Services {
  public:
-  Services(index::Store* store, KeyTable* keys, AuditLog* audit, ServiceLimits limits);
+  Services(index::Store* store, KeyTable* keys, AuditLog* audit, BundleInbox* bundles,
+           ServiceLimits limits);
   ~Services();
   void AttachMatcher(index::Matcher* matcher);
   bool ready() const;  // a matcher is attached

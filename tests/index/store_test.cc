@@ -160,6 +160,35 @@ TEST_CASE("review: candidates are verified or rejected, verified ones retracted"
   CHECK(store->ChangesAfter(3, 1)->size() == 1);
 }
 
+TEST_CASE("List pages through one status and category in id order", "[index][store]") {
+  hashmatch::testing::TempDir dir;
+  auto store = Open(dir.File("store.db"));
+  std::mt19937_64 rng(8);
+  std::vector<NewDescriptor> items;
+  for (int i = 0; i < 7; ++i) {
+    items.push_back(Pdq(RandomBytes(rng, 32),
+                        i % 2 == 0 ? DescriptorStatus::kCandidate : DescriptorStatus::kVerified));
+    items.back().category = i < 4 ? "A1" : "B";
+  }
+  const AddResult added = *store->Add(Police(), items);
+  using S = DescriptorStatus;
+  const std::vector<Descriptor> first = *store->List(S::kCandidate, "", 0, 3);
+  REQUIRE(first.size() == 3);
+  CHECK(first[0].id == added.ids[0]);
+  CHECK(first[1].id == added.ids[2]);
+  CHECK(first[2].id == added.ids[4]);
+  CHECK(first[0].provenance.size() == 1);
+  const std::vector<Descriptor> rest = *store->List(S::kCandidate, "", first.back().id, 3);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].id == added.ids[6]);
+  CHECK(store->List(S::kCandidate, "B", 0, 10)->size() == 2);
+  CHECK(store->List(S::kVerified, "A1", 0, 10)->size() == 2);
+  CHECK(store->List(S::kRejected, "", 0, 10)->empty());
+  REQUIRE(store->SetStatus(added.ids[0], S::kRejected, "key-police", "no").ok());
+  CHECK(store->List(S::kRejected, "", 0, 10)->at(0).id == added.ids[0]);
+  CHECK(store->List(S::kCandidate, "", 0, 10)->size() == 3);
+}
+
 TEST_CASE("a candidate sent again as verified becomes verified", "[index][store]") {
   hashmatch::testing::TempDir dir;
   auto store = Open(dir.File("store.db"));

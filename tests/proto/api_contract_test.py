@@ -92,9 +92,12 @@ class ApiContractTest(unittest.TestCase):
         from hashmatch.v1 import admin_pb2_grpc, ingest_pb2_grpc, match_pb2, match_pb2_grpc
         expected = {
             match_pb2_grpc.MatchServiceStub: ["MatchMedia", "MatchHashes", "MatchVideo"],
-            ingest_pb2_grpc.IngestServiceStub: ["AddDescriptors", "SetStatus", "GetDescriptor"],
+            ingest_pb2_grpc.IngestServiceStub: ["AddDescriptors", "SetStatus", "GetDescriptor",
+                                                "ListDescriptors", "GetBundleUpload",
+                                                "PushBundle"],
             admin_pb2_grpc.AdminServiceStub: ["GetStats", "CreateApiKey", "ListApiKeys",
-                                              "RevokeApiKey", "VerifyAudit"],
+                                              "RevokeApiKey", "VerifyAudit", "AddAgencyKey",
+                                              "ListAgencyKeys", "RevokeAgencyKey"],
         }
 
         class Channel:  # records the method paths a stub binds

@@ -116,7 +116,8 @@ absl::Status CheckRecord(const v1::BundleRecord& record, const std::string& wher
   return absl::OkStatus();
 }
 
-absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& limits) {
+absl::StatusOr<Bundle> ScanBundle(std::string_view bytes, const BundleLimits& limits,
+                                  const RecordVisitor& visit) {
   if (bytes.substr(0, kMagic.size()) != kMagic) {
     return absl::DataLossError("bundle: does not start with \"HMBNDL01\" (not a bundle)");
   }
@@ -132,11 +133,12 @@ absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& l
     return absl::InvalidArgumentError("bundle: header.agency is empty");
   }
   const std::size_t records_begin = reader.offset();
-  bundle.records.reserve(static_cast<std::size_t>(count));
+  v1::BundleRecord record;
   for (std::int64_t i = 0; i < count; ++i) {
     const std::string where = absl::StrCat("record ", i);
-    HM_RETURN_IF_ERROR(reader.Next(&bundle.records.emplace_back(), where));
-    HM_RETURN_IF_ERROR(CheckRecord(bundle.records.back(), "bundle: " + where));
+    HM_RETURN_IF_ERROR(reader.Next(&record, where));
+    HM_RETURN_IF_ERROR(CheckRecord(record, "bundle: " + where));
+    if (visit) HM_RETURN_IF_ERROR(visit(record, i));
   }
   const std::size_t records_end = reader.offset();
   if (Digest(bytes.substr(records_begin, records_end - records_begin)).ToHex() !=
@@ -153,6 +155,17 @@ absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& l
                                               reader.offset()));
     }
   }
+  return bundle;
+}
+
+absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& limits) {
+  std::vector<v1::BundleRecord> records;
+  absl::StatusOr<Bundle> bundle =
+      ScanBundle(bytes, limits, [&](const v1::BundleRecord& record, std::int64_t) {
+        records.push_back(record);
+        return absl::OkStatus();
+      });
+  if (bundle.ok()) bundle->records = std::move(records);
   return bundle;
 }
 
@@ -177,6 +190,18 @@ absl::StatusOr<Bundle> ReadBundle(const std::string& path, const BundleLimits& l
   return bundle;
 }
 
+namespace {}  // namespace
+
+bool WriteAndSync(int fd, std::string_view bytes) {
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
+    if (n <= 0) return false;
+    written += static_cast<std::size_t>(n);
+  }
+  return fsync(fd) == 0;
+}
+
 namespace {
 
 // Writes `bytes` to `path` through a temp file, fsync and rename.
@@ -184,13 +209,7 @@ absl::Status WriteAtomically(const std::string& path, const std::string& bytes) 
   const std::string temp = path + ".tmp";
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot create ", temp));
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
-  }
-  const bool ok = written == bytes.size() && fsync(fd) == 0;
+  const bool ok = WriteAndSync(fd, bytes);
   close(fd);
   if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,13 @@ struct Bundle {
 // index of the first problem (truncation, bad length, wrong count or content id, bytes after the
 // signature); InvalidArgument a record whose fields are wrong.
 absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& limits = {});
+// ParseBundle without keeping the records: calls `visit` (when set) with each checked record in
+// order, before the content id is checked, so a caller acts on the records only after the whole
+// scan succeeded. A visitor error stops the scan and is returned. records stays empty.
+using RecordVisitor =
+    std::function<absl::Status(const hashmatch::v1::BundleRecord& record, std::int64_t index)>;
+absl::StatusOr<Bundle> ScanBundle(std::string_view bytes, const BundleLimits& limits,
+                                  const RecordVisitor& visit);
 // Reads `path` (refusing one over limits.max_bytes before reading) and parses it.
 absl::StatusOr<Bundle> ReadBundle(const std::string& path, const BundleLimits& limits = {});
 
@@ -59,6 +67,9 @@ void AppendDelimited(const google::protobuf::MessageLite& message, std::string* 
 // The complete records at the start of a journal of delimited records; a torn tail (a crash
 // mid-append) is ignored.
 std::vector<hashmatch::v1::BundleRecord> ParseJournal(std::string_view bytes);
+
+// Writes all of `bytes` to `fd` and fsyncs it; false on any failure (errno tells why).
+bool WriteAndSync(int fd, std::string_view bytes);
 
 // Checks one record's fields: a known signal with a raw value of its length (PDQ: quality
 // 0..100 required), a category of 1..kMaxCategoryBytes bytes. `where` prefixes the message.

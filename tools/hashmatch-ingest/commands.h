@@ -9,5 +9,9 @@ namespace hashmatch::tools {
 void AddHashCommand(CLI::App& app, int* exit_code);
 // `keygen`, `sign`, `verify`, `show` (bundle_commands.cc).
 void AddBundleCommands(CLI::App& app, int* exit_code);
+// `push`: a signed bundle → hashmatchd, resumable (push_command.cc).
+void AddPushCommand(CLI::App& app, int* exit_code);
+// `review list|verify|reject|retract` on the server (review_command.cc).
+void AddReviewCommands(CLI::App& app, int* exit_code);
 
 }  // namespace hashmatch::tools

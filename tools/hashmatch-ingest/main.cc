@@ -1,5 +1,6 @@
 // hashmatch-ingest: the separate ingest tool for police and the ICT department. Hashes local
-// files offline into descriptor bundles, and makes, signs and checks them.
+// files offline into descriptor bundles, signs and checks them, pushes them to hashmatchd, and
+// reviews candidates there.
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -10,14 +11,18 @@ int main(int argc, char** argv) {
   umask(077);  // bundles, journals and keys are for this user only
   CLI::App app{
       "hashmatch-ingest: add descriptors of known material to hashmatch.\n"
-      "Typical use: keygen once; hash a folder into a bundle; sign it; give the bundle to the\n"
-      "service. Only descriptors leave this machine, never media or file names.\n"
+      "Typical use: keygen once (the operator registers PREFIX.pub with hashmatch keys\n"
+      "add-agency); hash a folder into a bundle; sign it; push it to hashmatchd. Police review\n"
+      "what the ICT department submits with `review`. Only descriptors leave this machine,\n"
+      "never media or file names.\n"
       "Run `hashmatch-ingest COMMAND --help` for a command's flags."};
   app.set_version_flag("--version", "hashmatch-ingest 0.1.0");
   app.require_subcommand(1);
   int exit_code = 0;
   hashmatch::tools::AddHashCommand(app, &exit_code);
   hashmatch::tools::AddBundleCommands(app, &exit_code);
+  hashmatch::tools::AddPushCommand(app, &exit_code);
+  hashmatch::tools::AddReviewCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,5 +9,7 @@ namespace hashmatch::tools {
 void AddHashCommand(CLI::App& app, int* exit_code);
 // match, stats, audit verify: the commands that talk to hashmatchd.
 void AddServerCommands(CLI::App& app, int* exit_code);
+// keys create|list|revoke|add-agency|agencies|revoke-agency (admin).
+void AddKeysCommands(CLI::App& app, int* exit_code);
 
 }  // namespace hashmatch::tools

@@ -1,4 +1,5 @@
-// hashmatch: the client command line: hash (local descriptors), match, stats, audit verify.
+// hashmatch: the client command line: hash (local descriptors), match, stats, audit verify,
+// keys.
 #include <CLI/CLI.hpp>
 
 #include "tools/hashmatch/commands.h"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   hashmatch::tools::AddHashCommand(app, &exit_code);
   hashmatch::tools::AddServerCommands(app, &exit_code);
+  hashmatch::tools::AddKeysCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -35,7 +35,7 @@ std::set<std::string> ApiMethods() {
 TEST_CASE("the role table covers exactly the API's methods", "[server][auth]") {
   const std::set<std::string> table(KnownMethods().begin(), KnownMethods().end());
   CHECK(table == ApiMethods());
-  CHECK(ApiMethods().size() == 11);
+  CHECK(ApiMethods().size() == 17);
 }
 
 TEST_CASE("each role may call what DESIGN.md gives it and nothing else", "[server][auth]") {
@@ -48,13 +48,16 @@ TEST_CASE("each role may call what DESIGN.md gives it and nothing else", "[serve
     return out;
   };
   CHECK(allowed(R::kPlatform) == std::set<std::string>{"MatchMedia", "MatchHashes", "MatchVideo"});
-  CHECK(allowed(R::kIct) == std::set<std::string>{"MatchMedia", "MatchHashes", "MatchVideo",
-                                                  "AddDescriptors", "GetDescriptor"});
+  CHECK(allowed(R::kIct) ==
+        std::set<std::string>{"MatchMedia", "MatchHashes", "MatchVideo", "AddDescriptors",
+                              "GetDescriptor", "ListDescriptors", "GetBundleUpload", "PushBundle"});
   CHECK(allowed(R::kPolice) == std::set<std::string>{"MatchMedia", "MatchHashes", "MatchVideo",
-                                                     "AddDescriptors", "SetStatus",
-                                                     "GetDescriptor"});
+                                                     "AddDescriptors", "SetStatus", "GetDescriptor",
+                                                     "ListDescriptors", "GetBundleUpload",
+                                                     "PushBundle"});
   CHECK(allowed(R::kAdmin) == std::set<std::string>{"GetStats", "CreateApiKey", "ListApiKeys",
-                                                    "RevokeApiKey", "VerifyAudit"});
+                                                    "RevokeApiKey", "VerifyAudit", "AddAgencyKey",
+                                                    "ListAgencyKeys", "RevokeAgencyKey"});
   for (const Role role : {R::kPlatform, R::kIct, R::kPolice, R::kAdmin}) {
     CHECK_FALSE(MayCall(role, "/hashmatch.v1.MatchService/Unknown"));
     CHECK_FALSE(MayCall(role, "MatchHashes"));

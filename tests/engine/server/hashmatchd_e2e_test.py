@@ -5,12 +5,9 @@ ingest and review taking effect live, the audit chain (and its tamper detection)
 
 Usage: hashmatchd_e2e_test.py --bin build/bin --python-dir build/python --testdata DIR
 """
-import argparse
-import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,17 +18,12 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "testing"))
 from pdq_testdata import expected_pdq  # noqa: E402
+import hashmatchd_server  # noqa: E402
 
 import grpc
 
 ARGS = None
 v1 = None  # the generated modules, imported in main()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def flip_bits(hex_value, count, rng):
@@ -41,55 +33,8 @@ def flip_bits(hex_value, count, rng):
     return value.hex()
 
 
-class Server:
-    """hashmatchd --demo in `data` on a free loopback port."""
-
-    def __init__(self, data, *flags):
-        self.data = data
-        self.port = free_port()
-        self.log = open(os.path.join(data + ".log"), "ab")
-        self.proc = subprocess.Popen(
-            [os.path.join(ARGS.bin, "hashmatchd"), "--data", data, "--listen",
-             f"127.0.0.1:{self.port}", "--demo", "--demo-images",
-             os.path.join(ARGS.testdata, "pdq", "images"), *flags],
-            stdout=self.log, stderr=self.log)
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
-        self.wait_ready()
-        with open(os.path.join(data, "demo-keys.json")) as f:
-            self.keys = json.load(f)
-        self.match = v1.match_grpc.MatchServiceStub(self.channel)
-        self.ingest = v1.ingest_grpc.IngestServiceStub(self.channel)
-        self.admin = v1.admin_grpc.AdminServiceStub(self.channel)
-
-    def wait_ready(self):
-        # grpc.health.v1.Health/Check with service "hashmatch.v1.MatchService", encoded by hand
-        # (Debian ships no Python health stubs): SERVING is field 1 = 1.
-        name = b"hashmatch.v1.MatchService"
-        check = self.channel.unary_unary("/grpc.health.v1.Health/Check")
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            self.assert_running()
-            try:
-                if check(b"\n" + bytes([len(name)]) + name, timeout=1) == b"\x08\x01":
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("hashmatchd did not become ready")
-
-    def assert_running(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"hashmatchd exited with {self.proc.returncode}")
-
-    def auth(self, role):
-        return [("authorization", "Bearer " + self.keys[role])]
-
-    def stop(self):
-        self.channel.close()
-        self.proc.terminate()  # SIGTERM: graceful
-        code = self.proc.wait(timeout=30)
-        self.log.close()
-        return code
+def Server(data, *flags):
+    return hashmatchd_server.Server(ARGS.bin, ARGS.testdata, v1, data, *flags)
 
 
 class HashmatchdTest(unittest.TestCase):
@@ -190,12 +135,26 @@ class HashmatchdTest(unittest.TestCase):
                 v1.admin.RevokeApiKeyRequest(key_id="k_none"), metadata=md),
             "VerifyAudit": lambda md: s.admin.VerifyAudit(v1.admin.VerifyAuditRequest(),
                                                           metadata=md),
+            "ListDescriptors": lambda md: s.ingest.ListDescriptors(
+                v1.ingest.ListDescriptorsRequest(status=1), metadata=md),
+            "GetBundleUpload": lambda md: s.ingest.GetBundleUpload(
+                v1.ingest.GetBundleUploadRequest(file_sha256="0" * 64), metadata=md),
+            "PushBundle": lambda md: s.ingest.PushBundle(iter([]), metadata=md),
+            "AddAgencyKey": lambda md: s.admin.AddAgencyKey(v1.admin.AddAgencyKeyRequest(),
+                                                            metadata=md),
+            "ListAgencyKeys": lambda md: s.admin.ListAgencyKeys(
+                v1.admin.ListAgencyKeysRequest(), metadata=md),
+            "RevokeAgencyKey": lambda md: s.admin.RevokeAgencyKey(
+                v1.admin.RevokeAgencyKeyRequest(fingerprint="0" * 16), metadata=md),
         }
         match = {"MatchHashes", "MatchMedia", "MatchVideo"}
-        allowed = {"platform": match, "ict": match | {"AddDescriptors", "GetDescriptor"},
-                   "police": match | {"AddDescriptors", "SetStatus", "GetDescriptor"},
+        ingest = {"AddDescriptors", "GetDescriptor", "ListDescriptors", "GetBundleUpload",
+                  "PushBundle"}
+        allowed = {"platform": match, "ict": match | ingest,
+                   "police": match | ingest | {"SetStatus"},
                    "admin": {"GetStats", "CreateApiKey", "ListApiKeys", "RevokeApiKey",
-                             "VerifyAudit"}}
+                             "VerifyAudit", "AddAgencyKey", "ListAgencyKeys", "RevokeAgencyKey"}}
+        self.assertEqual(len(calls), 17)  # every RPC of the API
 
         def code(call, metadata):
             try:
@@ -325,7 +284,7 @@ class HashmatchdTest(unittest.TestCase):
     def test_metrics_endpoint_and_server_deadline(self):
         # A second server: Prometheus on a loopback port, and a server-side deadline no call
         # can meet.
-        metrics_port = free_port()
+        metrics_port = hashmatchd_server.free_port()
         server = Server(os.path.join(self.tmp, "metrics-data"), "--metrics-listen",
                         f"127.0.0.1:{metrics_port}", "--max-call-seconds", "0.000001")
         try:
@@ -397,18 +356,6 @@ class HashmatchdTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--python-dir", required=True)
-    parser.add_argument("--testdata", required=True)
-    ARGS, rest = parser.parse_known_args()
-    sys.path.insert(0, ARGS.python_dir)
-    from hashmatch.v1 import admin_pb2, admin_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-    from hashmatch.v1 import match_pb2, match_pb2_grpc, types_pb2
-
-    class V1:
-        types, match, ingest, admin = types_pb2, match_pb2, ingest_pb2, admin_pb2
-        match_grpc, ingest_grpc, admin_grpc = match_pb2_grpc, ingest_pb2_grpc, admin_pb2_grpc
-
-    v1 = V1
+    ARGS, rest = hashmatchd_server.parse_args()
+    v1 = hashmatchd_server.load_v1(ARGS.python_dir)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

@@ -1,0 +1,181 @@
+// engine/server/internal/services_impl: what the three service files (service.cc,
+// ingest_service.cc, admin_service.cc) share: the per-call record, hash parsing, and
+// Services::Impl — authentication, rate limits, deadlines, auditing and lookups. Internal to
+// engine/server.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "engine/core/core.h"
+#include "engine/server/bundles.h"
+#include "engine/server/metrics.h"
+#include "engine/server/service.h"
+#include "hashmatch/v1/admin.grpc.pb.h"
+#include "hashmatch/v1/ingest.grpc.pb.h"
+#include "hashmatch/v1/match.grpc.pb.h"
+
+namespace hashmatch::server {
+
+namespace v1 = ::hashmatch::v1;
+
+inline std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
+  return static_cast<grpc::StatusCode>(code);
+}
+
+inline grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
+}
+
+inline std::string CodeName(grpc::StatusCode code) {
+  // gRPC and Abseil number their status codes alike.
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+// Token bucket per key: `rate` per second, bursts of two seconds' worth.
+class RateLimiter {
+ public:
+  bool Allow(const std::string& key_id, double rate) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::lock_guard lock(mu_);
+    Bucket& b = buckets_[key_id];
+    const double capacity = std::max(1.0, 2 * rate);
+    if (b.time == 0) b = {capacity, now};
+    b.tokens = std::min(capacity, b.tokens + (now - b.time) * rate);
+    b.time = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    double time = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+// The caller of one RPC and what its audit record will say.
+struct Call {
+  Call(grpc::ServerContextBase* c, std::string m) : context(c), method(std::move(m)) {}
+  grpc::ServerContextBase* context;
+  std::string method;
+  // The earlier of the client's deadline and the server's --max-call-seconds limit.
+  std::chrono::system_clock::time_point deadline;
+  bool deadline_is_servers = false;
+  ApiKeyInfo key;
+  bool authenticated = false;
+  std::int64_t items = 0;
+  std::vector<std::int64_t> descriptor_ids;
+};
+
+// A parsed client hash: signal and raw bytes.
+struct ParsedHash {
+  Signal signal;
+  std::string value;
+};
+
+// `where` names the field for errors, e.g. "hashes[3]".
+absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h, const std::string& where);
+
+struct Services::Impl {
+  index::Store* store = nullptr;
+  KeyTable* keys = nullptr;
+  AuditLog* audit = nullptr;
+  BundleInbox* bundles = nullptr;
+  ServiceLimits limits;
+  std::unique_ptr<grpc::Service> match_service, ingest_service, admin_service;
+  std::atomic<index::Matcher*> matcher{nullptr};
+  RateLimiter limiter;
+  Metrics metrics;
+
+  // Authenticates and authorises `call->method`; a non-OK status is the RPC's answer.
+  grpc::Status Begin(grpc::ServerContextBase* context, Call* call);
+
+  // One RPC: authenticate and authorise, run, audit. `answer` gets the status once the audit
+  // record is committed (on the audit log's thread): no answer goes out unaudited.
+  template <typename Run>
+  void ServeAsync(grpc::ServerContextBase* context, const char* method, Run run,
+                  std::function<void(const grpc::Status&)> answer) {
+    const auto start = std::chrono::steady_clock::now();
+    Call call(context, method);
+    RestartDeadline(&call);
+    grpc::Status status = Begin(context, &call);
+    if (status.ok()) status = run(call);
+    AuditRecord record{NowMs(),
+                       call.key.key_id,
+                       call.authenticated ? std::string(RoleName(call.key.role)) : "",
+                       call.method,
+                       CodeName(status.error_code()),
+                       call.items,
+                       std::move(call.descriptor_ids)};
+    audit->AppendAsync(
+        std::move(record), [this, start, method, status = std::move(status),
+                            answer = std::move(answer)](const absl::Status& audited) {
+          const grpc::Status final_status =
+              audited.ok() ? status
+                           : grpc::Status(grpc::StatusCode::INTERNAL,
+                                          "the audit log could not be written; the call was not "
+                                          "completed");
+          metrics.RecordCall(
+              method, final_status.error_code(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          answer(final_status);
+        });
+  }
+
+  // ServeAsync for the sync API: waits for the audit commit.
+  template <typename Run>
+  grpc::Status Serve(grpc::ServerContextBase* context, const char* method, Run run) {
+    std::promise<grpc::Status> answer;
+    ServeAsync(context, method, run, [&](const grpc::Status& s) { answer.set_value(s); });
+    return answer.get_future().get();
+  }
+
+  // Starts the server's time limit for a call, or for the next batch of a stream.
+  void RestartDeadline(Call* call) const;
+
+  // Checked between the steps of a call: stop work nobody will read.
+  grpc::Status CheckDeadline(const Call& call) const;
+
+  index::Matcher* Matcher() const { return matcher.load(std::memory_order_acquire); }
+
+  IndexGauges Gauges() const;
+
+  absl::StatusOr<index::MatchOptions> Options(const Call& call, const v1::MatchOptions& in);
+
+  // The API form of one match, cut to what the caller's role may see.
+  void FillMatch(const Call& call, const index::Match& m, Signal signal, v1::Match* out);
+
+  // Looks up parsed hashes (PDQ in one batch call); per-item results in `results`.
+  grpc::Status Lookup(Call* call, const std::vector<absl::StatusOr<ParsedHash>>& hashes,
+                      const index::MatchOptions& options,
+                      google::protobuf::RepeatedPtrField<v1::HashResult>* results);
+
+  void AddMatch(Call* call, const index::Match& m, Signal signal, v1::HashResult* r);
+};
+
+std::unique_ptr<grpc::Service> MakeIngestService(Services::Impl* s);
+std::unique_ptr<grpc::Service> MakeAdminService(Services::Impl* s);
+
+}  // namespace hashmatch::server

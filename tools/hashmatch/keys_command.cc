@@ -1,0 +1,217 @@
+// `hashmatch keys`: the operator's key management (AdminService, admin key): API keys for the
+// users of the service, and the agencies' public keys that signed bundles must carry.
+#include <cstdio>
+#include <string>
+
+#include "hashmatch/v1/admin.grpc.pb.h"
+#include "tools/common/client.h"
+#include "tools/common/ed25519.h"
+#include "tools/hashmatch/commands.h"
+
+namespace hashmatch::tools {
+namespace {
+
+namespace v1 = ::hashmatch::v1;
+
+constexpr int kDeadlineSeconds = 60;
+
+struct KeyFlags {
+  ConnectFlags connect;
+  std::string role;    // create
+  std::string label;   // create
+  double rate = 0;     // create
+  std::string id;      // revoke, revoke-agency
+  std::string agency;  // add-agency
+  std::string pubkey;  // add-agency
+};
+
+std::string RoleShortName(v1::Role role) {
+  std::string name = v1::Role_Name(role);  // "ROLE_POLICE" -> "police"
+  name = name.substr(name.find('_') + 1);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// Runs one admin call: prints its error and returns 2, or returns `on_ok()`'s exit code.
+template <typename Call, typename OnOk>
+int AdminCall(const char* command, const ConnectFlags& connect, Call call, OnOk on_ok) {
+  absl::StatusOr<std::string> key = ReadApiKey(connect);
+  if (!key.ok()) {
+    std::fprintf(stderr, "hashmatch keys %s: %s\n", command,
+                 std::string(key.status().message()).c_str());
+    return 2;
+  }
+  auto stub = v1::AdminService::NewStub(MakeChannel(connect));
+  const grpc::Status status = call(*stub, MakeContext(*key, kDeadlineSeconds).get());
+  if (!status.ok()) {
+    std::fprintf(stderr, "hashmatch keys %s: %s\n", command, DescribeRpcError(status).c_str());
+    return 2;
+  }
+  return on_ok();
+}
+
+int RunCreate(const KeyFlags& f) {
+  v1::CreateApiKeyRequest request;
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  for (const v1::Role r : {v1::ROLE_PLATFORM, v1::ROLE_ICT, v1::ROLE_POLICE, v1::ROLE_ADMIN}) {
+    if (RoleShortName(r) == f.role) role = r;
+  }
+  request.set_role(role);
+  request.set_label(f.label);
+  request.set_rate_per_second(f.rate);
+  v1::CreateApiKeyResponse response;
+  return AdminCall(
+      "create", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.CreateApiKey(context, request, &response);
+      },
+      [&] {
+        std::printf("key_id\t%s\nsecret\t%s\n", response.key_id().c_str(),
+                    response.secret().c_str());
+        std::fprintf(stderr,
+                     "Give the secret to its holder now: it is not stored and cannot be "
+                     "shown again.\n");
+        return 0;
+      });
+}
+
+int RunList(const KeyFlags& f) {
+  v1::ListApiKeysResponse response;
+  return AdminCall(
+      "list", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.ListApiKeys(context, v1::ListApiKeysRequest(), &response);
+      },
+      [&] {
+        for (const v1::ApiKeyInfo& k : response.keys()) {
+          std::printf("%s\t%s\t%s\t%s\n", k.key_id().c_str(), RoleShortName(k.role()).c_str(),
+                      k.revoked_unix_ms() ? "revoked" : "active", k.label().c_str());
+        }
+        return 0;
+      });
+}
+
+int RunRevoke(const KeyFlags& f) {
+  v1::RevokeApiKeyRequest request;
+  request.set_key_id(f.id);
+  v1::RevokeApiKeyResponse response;
+  return AdminCall(
+      "revoke", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.RevokeApiKey(context, request, &response);
+      },
+      [&] {
+        std::printf("%s\trevoked\n", f.id.c_str());
+        return 0;
+      });
+}
+
+void PrintAgencyKey(const v1::AgencyKey& k) {
+  std::printf("%s\t%s\t%s\n", k.fingerprint().c_str(), k.revoked_unix_ms() ? "revoked" : "active",
+              k.agency().c_str());
+}
+
+int RunAddAgency(const KeyFlags& f) {
+  const absl::StatusOr<std::string> public_key = ReadPublicKey(f.pubkey);
+  if (!public_key.ok()) {
+    std::fprintf(stderr, "hashmatch keys add-agency: %s\n",
+                 std::string(public_key.status().message()).c_str());
+    return 2;
+  }
+  v1::AddAgencyKeyRequest request;
+  request.set_agency(f.agency);
+  request.set_public_key(*public_key);
+  v1::AgencyKey response;
+  return AdminCall(
+      "add-agency", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.AddAgencyKey(context, request, &response);
+      },
+      [&] {
+        PrintAgencyKey(response);
+        return 0;
+      });
+}
+
+int RunAgencies(const KeyFlags& f) {
+  v1::ListAgencyKeysResponse response;
+  return AdminCall(
+      "agencies", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.ListAgencyKeys(context, v1::ListAgencyKeysRequest(), &response);
+      },
+      [&] {
+        for (const v1::AgencyKey& k : response.keys()) PrintAgencyKey(k);
+        return 0;
+      });
+}
+
+int RunRevokeAgency(const KeyFlags& f) {
+  v1::RevokeAgencyKeyRequest request;
+  request.set_fingerprint(f.id);
+  v1::RevokeAgencyKeyResponse response;
+  return AdminCall(
+      "revoke-agency", f.connect,
+      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
+        return stub.RevokeAgencyKey(context, request, &response);
+      },
+      [&] {
+        std::printf("%s\trevoked\n", f.id.c_str());
+        return 0;
+      });
+}
+
+}  // namespace
+
+void AddKeysCommands(CLI::App& app, int* exit_code) {
+  CLI::App* keys = app.add_subcommand(
+      "keys",
+      "Manage API keys and agency signing keys on the server (admin key). Output is "
+      "tab-separated.");
+  keys->require_subcommand(1);
+  const auto add = [&](const char* name, const char* help, int (*run)(const KeyFlags&)) {
+    auto flags = std::make_shared<KeyFlags>();
+    CLI::App* cmd = keys->add_subcommand(name, help);
+    AddConnectFlags(cmd, &flags->connect, "admin");
+    cmd->callback([flags, exit_code, run] { *exit_code = run(*flags); });
+    return std::make_pair(cmd, flags);
+  };
+
+  auto [create, create_flags] =
+      add("create", "Create an API key; prints its id and its secret (shown once)", RunCreate);
+  create->add_option("ROLE", create_flags->role, "platform, ict, police or admin")
+      ->required()
+      ->check(CLI::IsMember({"platform", "ict", "police", "admin"}));
+  create->add_option("--label", create_flags->label, "Who holds it (at most 256 bytes)");
+  create->add_option("--rate", create_flags->rate, "Calls per second (0: the server's default)")
+      ->check(CLI::NonNegativeNumber);
+
+  add("list", "List API keys: id, role, active/revoked, label (never secrets)", RunList);
+
+  auto [revoke, revoke_flags] = add("revoke", "Revoke an API key by id", RunRevoke);
+  revoke->add_option("KEY_ID", revoke_flags->id, "The key's id (from keys list)")->required();
+
+  auto [add_agency, agency_flags] =
+      add("add-agency",
+          "Register an agency's bundle-signing public key (hashmatch-ingest keygen's PREFIX.pub). "
+          "The server then imports bundles signed by it whose header names this agency. Prints the "
+          "key's fingerprint.",
+          RunAddAgency);
+  add_agency->add_option("--name", agency_flags->agency, "The agency, as its bundles name it")
+      ->required();
+  add_agency->add_option("--pubkey", agency_flags->pubkey, "PREFIX.pub")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  add("agencies", "List agency keys: fingerprint, active/revoked, agency", RunAgencies);
+
+  auto [revoke_agency, revoke_agency_flags] =
+      add("revoke-agency",
+          "Revoke an agency key: bundles it signed are refused from then on (descriptors already "
+          "imported stay)",
+          RunRevokeAgency);
+  revoke_agency->add_option("FINGERPRINT", revoke_agency_flags->id, "From keys agencies")
+      ->required();
+}
+
+}  // namespace hashmatch::tools
