@@ -17,6 +17,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev grpc-proto
   # command-line parsing for the tools (header-only); hashmatchd's Prometheus HTTP endpoint
   libcli11-dev libcpp-httplib-dev
+  # hashmatch-ingest: streaming JSON (VICS import/export)
+  nlohmann-json3-dev
   # tests: Catch2 v2, the Python gRPC client, ffmpeg CLI to make fixture videos
   catch2 python3-grpcio python3-protobuf ffmpeg
 )

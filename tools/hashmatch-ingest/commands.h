@@ -13,5 +13,7 @@ void AddBundleCommands(CLI::App& app, int* exit_code);
 void AddPushCommand(CLI::App& app, int* exit_code);
 // `review list|verify|reject|retract` on the server (review_command.cc).
 void AddReviewCommands(CLI::App& app, int* exit_code);
+// `import`, `export`: exchange formats ↔ bundles and the server (list_commands.cc).
+void AddListCommands(CLI::App& app, int* exit_code);
 
 }  // namespace hashmatch::tools

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   hashmatch::tools::AddBundleCommands(app, &exit_code);
   hashmatch::tools::AddPushCommand(app, &exit_code);
   hashmatch::tools::AddReviewCommands(app, &exit_code);
+  hashmatch::tools::AddListCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
