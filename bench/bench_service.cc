@@ -33,101 +33,20 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_server.h"
 #include "engine/server/keys.h"
 #include "hashmatch/v1/match.grpc.pb.h"
 #include "index/store.h"
 #include "tools/common/local_hash.h"
 
-extern char** environ;
-
 namespace {
 
 namespace v1 = hashmatch::v1;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "bench_service: %s\n", message.c_str());
-  std::exit(1);
-}
-
-// The stored hashes are a pure function of (seed, index), so queries need no store read.
-std::string StoredHash(std::uint64_t i) {
-  std::mt19937_64 rng(0x5eed0000ULL + i);
-  std::string h(32, '\0');
-  for (int w = 0; w < 4; ++w) {
-    const std::uint64_t v = rng();
-    std::memcpy(&h[static_cast<std::size_t>(w) * 8], &v, 8);
-  }
-  return h;
-}
-
-// One stored SHA-256 descriptor per this many PDQ ones (the same 32 bytes, as a digest).
-constexpr std::int64_t kDigestEvery = 10;
-
-// A store of n random VERIFIED PDQ descriptors (and n/10 SHA-256 ones) in DIR (kept when
-// DIR/bench-n says n already).
-void PrepareStore(const std::string& dir, std::int64_t n) {
-  const std::string marker = dir + "/bench-n";
-  {
-    std::ifstream in(marker);
-    std::int64_t have = -1;
-    if (in >> have && have == n) return;
-  }
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto store = hashmatch::index::OpenSqliteStore(dir + "/store.db");
-  if (!store.ok()) Die(std::string(store.status().message()));
-  const auto start = Clock::now();
-  constexpr std::int64_t kBatch = 50'000;
-  std::vector<hashmatch::index::NewDescriptor> items;
-  for (std::int64_t done = 0; done < n; done += kBatch) {
-    items.clear();
-    for (std::int64_t i = done; i < std::min(n, done + kBatch); ++i) {
-      items.push_back({hashmatch::Signal::kPdq, StoredHash(static_cast<std::uint64_t>(i)), 100,
-                       "bench", hashmatch::DescriptorStatus::kVerified});
-      if (i % kDigestEvery == 0) {
-        items.push_back({hashmatch::Signal::kSha256, StoredHash(static_cast<std::uint64_t>(i)), -1,
-                         "bench", hashmatch::DescriptorStatus::kVerified});
-      }
-    }
-    const auto added = (*store)->Add({"bench", "", "bench_service", ""}, items);
-    if (!added.ok()) Die(std::string(added.status().message()));
-    if ((done + kBatch) % 1'000'000 == 0) {
-      std::fprintf(stderr, "store: %lld / %lld PDQ descriptors\n",
-                   static_cast<long long>(done + kBatch), static_cast<long long>(n));
-    }
-  }
-  std::fprintf(stderr, "store: %lld PDQ descriptors in %.1f s\n", static_cast<long long>(n),
-               Seconds(start, Clock::now()));
-  std::ofstream(marker) << n << "\n";
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t size = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-bool PortAccepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return accepted;
-}
+using hashmatch::bench::Clock;
+using hashmatch::bench::Die;
+using hashmatch::bench::kDigestEvery;
+using hashmatch::bench::Seconds;
+using hashmatch::bench::StoredHash;
 
 // A query: a stored hash (PDQ: with up to 8 bits flipped) or, at 1 - hit_rate, one never stored.
 std::string QueryHash(std::mt19937_64& rng, std::int64_t n, double hit_rate, bool digest) {
@@ -266,7 +185,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (data.empty()) data = "/tmp/hm_bench_service_" + std::to_string(n);
 
-  PrepareStore(data, n);
+  hashmatch::bench::PrepareStore(data, n);
   std::string key;
   {
     auto keys = hashmatch::server::OpenKeyTable(data + "/keys.db");
@@ -276,44 +195,15 @@ int main(int argc, char** argv) {
     key = created->secret;
   }
 
-  const int port = FreePort();
-  const std::string listen = "127.0.0.1:" + std::to_string(port);
-  const std::string max_batch = std::to_string(std::max(batch, 10'000));
-  const char* argv_server[] = {server_bin.c_str(), "--data",      data.c_str(),      "--listen",
-                               listen.c_str(),     "--max-batch", max_batch.c_str(), nullptr};
-  pid_t pid = -1;
-  if (posix_spawn(&pid, server_bin.c_str(), nullptr, nullptr, const_cast<char**>(argv_server),
-                  environ) != 0) {
-    Die("cannot start " + server_bin);
-  }
-  // Channels made before the port accepts start in connection backoff (seconds): wait for it.
-  for (int attempt = 0; !PortAccepts(port); ++attempt) {
-    if (attempt == 6000) Die("hashmatchd does not accept connections on " + listen);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::vector<std::shared_ptr<grpc::Channel>> pool;
-  for (int c = 0; c < channels; ++c) {
-    grpc::ChannelArguments args;
-    args.SetInt("hashmatch.bench.channel", c);  // distinct args: a connection each
-    pool.push_back(grpc::CreateCustomChannel(listen, grpc::InsecureChannelCredentials(), args));
-  }
-  auto channel = [&](int i) { return pool[static_cast<std::size_t>(i % channels)]; };
-
-  // Ready when a match call succeeds (UNAVAILABLE while the index loads).
   const auto start = Clock::now();
-  for (;;) {
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", "Bearer " + key);
-    v1::MatchHashesRequest request;
-    request.add_hashes()->set_signal(v1::SIGNAL_PDQ);
-    request.mutable_hashes(0)->set_raw(StoredHash(0));
-    v1::MatchHashesResponse response;
-    const grpc::Status status =
-        v1::MatchService::NewStub(pool[0])->MatchHashes(&context, request, &response);
-    if (status.ok() && response.results(0).matched()) break;
-    if (Seconds(start, Clock::now()) > 600) Die("the server did not become ready in 10 minutes");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  auto server = std::make_unique<hashmatch::bench::ServerProcess>(
+      server_bin, data,
+      std::vector<std::string>{"--max-batch", std::to_string(std::max(batch, 10'000))});
+  const std::string& listen = server->address();
+  std::vector<std::shared_ptr<grpc::Channel>> pool;
+  for (int c = 0; c < channels; ++c) pool.push_back(server->NewChannel(c));
+  auto channel = [&](int i) { return pool[static_cast<std::size_t>(i % channels)]; };
+  server->WaitReady(key);
   std::printf("hashmatchd ready on %s with %lld descriptors after %.1f s\n", listen.c_str(),
               static_cast<long long>(n), Seconds(start, Clock::now()));
 
@@ -430,9 +320,7 @@ int main(int argc, char** argv) {
     Print(phases.back(), "images");
   }
 
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  server.reset();
 
   if (!json_path.empty()) {
     std::ofstream js(json_path);

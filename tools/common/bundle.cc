@@ -35,34 +35,42 @@ class DelimitedReader {
   bool AtEnd() const { return offset_ == bytes_.size(); }
   std::size_t offset() const { return offset_; }
 
-  absl::Status Next(google::protobuf::MessageLite* message, const std::string& what) {
+  // `what` names the message in errors ("the header"), or with index >= 0 "record <index>"; the
+  // name is only formatted when there is an error (this runs once per record).
+  absl::Status Next(google::protobuf::MessageLite* message, std::string_view what,
+                    std::int64_t index = -1) {
     const std::size_t start = offset_;
     std::uint64_t length = 0;
     for (int shift = 0;; shift += 7) {
-      if (offset_ == bytes_.size()) return Error(start, what, "truncated in its length prefix");
-      if (shift > 28) return Error(start, what, "has a malformed length prefix");
+      if (offset_ == bytes_.size())
+        return Error(start, what, index, "truncated in its length prefix");
+      if (shift > 28) return Error(start, what, index, "has a malformed length prefix");
       const auto byte = static_cast<std::uint8_t>(bytes_[offset_++]);
       length |= std::uint64_t{byte & 0x7fu} << shift;
       if ((byte & 0x80) == 0) break;
     }
     if (length > max_message_) {
-      return Error(start, what, absl::StrCat("is ", length, " bytes; the limit is ", max_message_));
+      return Error(start, what, index,
+                   absl::StrCat("is ", length, " bytes; the limit is ", max_message_));
     }
     if (length > bytes_.size() - offset_) {
-      return Error(start, what,
+      return Error(start, what, index,
                    absl::StrCat("is truncated (", length, " bytes announced, ",
                                 bytes_.size() - offset_, " left)"));
     }
     if (!message->ParseFromArray(bytes_.data() + offset_, static_cast<int>(length))) {
-      return Error(start, what, "is not a valid protobuf message");
+      return Error(start, what, index, "is not a valid protobuf message");
     }
     offset_ += length;
     return absl::OkStatus();
   }
 
  private:
-  static absl::Status Error(std::size_t at, const std::string& what, const std::string& problem) {
-    return absl::DataLossError(absl::StrCat("bundle: ", what, " at byte ", at, " ", problem));
+  static absl::Status Error(std::size_t at, std::string_view what, std::int64_t index,
+                            const std::string& problem) {
+    const std::string name =
+        index >= 0 ? absl::StrCat(std::string(what), " ", index) : std::string(what);
+    return absl::DataLossError(absl::StrCat("bundle: ", name, " at byte ", at, " ", problem));
   }
 
   std::string_view bytes_;
@@ -135,9 +143,10 @@ absl::StatusOr<Bundle> ScanBundle(std::string_view bytes, const BundleLimits& li
   const std::size_t records_begin = reader.offset();
   v1::BundleRecord record;
   for (std::int64_t i = 0; i < count; ++i) {
-    const std::string where = absl::StrCat("record ", i);
-    HM_RETURN_IF_ERROR(reader.Next(&record, where));
-    HM_RETURN_IF_ERROR(CheckRecord(record, "bundle: " + where));
+    HM_RETURN_IF_ERROR(reader.Next(&record, "record", i));
+    if (absl::Status s = CheckRecord(record, ""); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("bundle: record ", i, std::string(s.message())));
+    }
     if (visit) HM_RETURN_IF_ERROR(visit(record, i));
   }
   const std::size_t records_end = reader.offset();

@@ -77,11 +77,14 @@ grpc::Status Upload(v1::IngestService::Stub& stub, const std::string& key, const
     message.set_data(bytes.substr(static_cast<std::size_t>(at), static_cast<std::size_t>(n)));
     at += n;
     if (flags.stop_after_bytes >= 0 && at >= flags.stop_after_bytes) {
+      // End the stream without `finish`: what was sent is staged, as after a drop, but
+      // deterministically (a cancel could overtake the buffered messages).
       writer->Write(message);
-      context->TryCancel();  // as if the connection dropped
+      writer->WritesDone();
       writer->Finish().IgnoreError();
       return grpc::Status(grpc::StatusCode::CANCELLED,
-                          "stopped after " + std::to_string(at) + " bytes (--stop-after-bytes)");
+                          "stopped after " + std::to_string(at) + " bytes (--stop-after-bytes); " +
+                              std::to_string(response->received_bytes()) + " are staged");
     }
     sent_all = at == total;
     message.set_finish(sent_all);
