@@ -60,8 +60,9 @@ struct BundleInbox::State {
 BundleInbox::BundleInbox(std::unique_ptr<State> state) : state_(std::move(state)) {}
 BundleInbox::~BundleInbox() = default;
 
-absl::StatusOr<std::unique_ptr<BundleInbox>> BundleInbox::Open(const std::string& data_dir,
-                                                               std::int64_t max_bundle_bytes) {
+absl::StatusOr<std::unique_ptr<BundleInbox>> BundleInbox::Open(
+    const std::string& data_dir, std::int64_t max_bundle_bytes,
+    std::chrono::seconds abandoned_after) {
   auto state = std::make_unique<State>();
   state->uploads_dir = data_dir + "/uploads";
   state->max_bundle_bytes = max_bundle_bytes;
@@ -70,6 +71,13 @@ absl::StatusOr<std::unique_ptr<BundleInbox>> BundleInbox::Open(const std::string
   if (error) {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create ", state->uploads_dir, ": ", error.message()));
+  }
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(state->uploads_dir, error)) {
+    if (entry.path().extension() == ".part" &&
+        now - entry.last_write_time(error) > abandoned_after) {
+      std::filesystem::remove(entry.path(), error);
+    }
   }
   HM_ASSIGN_OR_RETURN(state->db, sqlite::OpenSqlite(data_dir + "/bundles.db"));
   HM_RETURN_IF_ERROR(sqlite::Exec(state->db.get(), R"sql(

@@ -7,6 +7,7 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,8 +46,10 @@ class BundleInbox {
   class Upload;
 
   // Opens (creating) DATA/bundles.db and DATA/uploads/. `max_bundle_bytes` bounds one upload.
-  static absl::StatusOr<std::unique_ptr<BundleInbox>> Open(const std::string& data_dir,
-                                                           std::int64_t max_bundle_bytes);
+  // Uploads untouched for `abandoned_after` are deleted here (a later push starts over).
+  static absl::StatusOr<std::unique_ptr<BundleInbox>> Open(
+      const std::string& data_dir, std::int64_t max_bundle_bytes,
+      std::chrono::seconds abandoned_after = std::chrono::hours(24 * 7));
   ~BundleInbox();
 
   // Agency names: 1..256 bytes, no control characters. AlreadyExists for a registered key.

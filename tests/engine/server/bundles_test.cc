@@ -3,6 +3,7 @@
 #include "engine/server/bundles.h"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 
 #include "tests/testing/temp_dir.h"
@@ -60,6 +61,23 @@ TEST_CASE("an upload is staged per key and file, survives a reopen, and is held 
   CHECK(upload->size() == 6);
   upload->Discard();
   CHECK(*inbox->StagedBytes("k_1", kFile) == 0);
+}
+
+TEST_CASE("uploads untouched for too long are deleted when the inbox opens", "[server][bundles]") {
+  hashmatch::testing::TempDir dir;
+  const std::string recent(64, 'b');
+  {
+    auto inbox = *BundleInbox::Open(dir.path.string(), 100);
+    REQUIRE((*inbox->Claim("k_1", kFile))->Append("old").ok());
+    REQUIRE((*inbox->Claim("k_1", recent))->Append("new").ok());
+  }
+  const auto old_file = dir.path / "uploads" / ("k_1." + kFile + ".part");
+  REQUIRE(std::filesystem::exists(old_file));
+  std::filesystem::last_write_time(
+      old_file, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
+  auto inbox = *BundleInbox::Open(dir.path.string(), 100, std::chrono::hours(1));
+  CHECK(*inbox->StagedBytes("k_1", kFile) == 0);
+  CHECK(*inbox->StagedBytes("k_1", recent) == 3);
 }
 
 TEST_CASE("imports are recorded per file and status", "[server][bundles]") {

@@ -333,6 +333,22 @@ class PushTest(unittest.TestCase):
                 shown = [sorted(s.replace("},{", "}\n{").splitlines()) for s in shown]
             self.assertEqual(shown[0], shown[1], fmt)
 
+        # Straight to the server (AddDescriptors) with an ict key: candidates.
+        direct = os.path.join(self.tmp, "direct.txt")
+        with open(direct, "w") as f:
+            f.write("".join(h + "\n" for h in hexes("rt-direct", 2, 64)))
+        r = run("hashmatch-ingest", "import", direct, "--format", "digest-list", "--category",
+                "RT4", "--agency", "ICT", "--to-server", *self.connect("ict"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("added 2, merged 0", r.stdout)
+        r = run("hashmatch-ingest", "review", "list", "--category", "RT4", *self.connect("ict"))
+        self.assertEqual([row.split("\t")[5] for row in r.stdout.splitlines()],
+                         ["CANDIDATE", "CANDIDATE"])
+        r = run("hashmatch-ingest", "import", direct, "--format", "digest-list", "--category",
+                "RT4", "--agency", "ICT", "--to-server", "--out", "x.bundle")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("either --out BUNDLE or --to-server", r.stderr)
+
         # Malformed input: every bad line named, nothing written, nothing added.
         bad = os.path.join(self.tmp, "bad.csv")
         with open(bad, "w") as f:
