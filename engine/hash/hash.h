@@ -107,4 +107,20 @@ struct Digests {
 // MD5, SHA-1 and SHA-256 of `bytes` in one pass (OpenSSL EVP). Internal only fails if OpenSSL does.
 [[nodiscard]] absl::StatusOr<Digests> ComputeDigests(std::span<const std::uint8_t> bytes);
 
+// ---- vPDQ (Meta's video hasher) ----
+
+// Frames are sampled every `VpdqFrameMod` frames: max(1, (int)(seconds_per_hash * frame_rate)),
+// counting decoded frames from 0 in presentation order; a frame's timestamp is
+// number / frame_rate (not its PTS). seconds_per_hash 0 hashes every frame.
+int VpdqFrameMod(double frame_rate, double seconds_per_hash);
+
+// vPDQ hashes frames with the RGB luma path and no 512x512 pre-resize.
+inline constexpr PdqOptions kVpdqPdqOptions{false, false};
+
+struct VpdqFrame {
+  std::int64_t number = 0;
+  double timestamp_seconds = 0;
+  PdqHash pdq;
+};
+
 }  // namespace hashmatch::hash

@@ -159,3 +159,11 @@ absl::StatusOr<PdqDihedralHashes> PdqHasher::HashDihedral(const PixelView& pixel
 }
 
 }  // namespace hashmatch::hash
+
+namespace hashmatch::hash {
+
+int VpdqFrameMod(double frame_rate, double seconds_per_hash) {
+  return std::max(1, static_cast<int>(seconds_per_hash * frame_rate));
+}
+
+}  // namespace hashmatch::hash

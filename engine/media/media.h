@@ -1,8 +1,10 @@
 // engine/media: turns untrusted media bytes held in memory into pixels.
 //
 // Owns: format sniffing by magic bytes (only whitelisted formats ever reach a decoder), header
-// parsing to enforce byte/pixel/side limits *before* any large allocation, and decoding with
-// OpenCV. Never reads or writes files: callers pass bytes and get pixels back, so media never
+// parsing to enforce byte/pixel/side limits *before* any large allocation, and decoding: images
+// with OpenCV, videos with FFmpeg's libraries through a memory AVIOContext (no protocols, no
+// files; one demuxer chosen from the magic bytes; limits on bytes, size, duration, frames and
+// decode time). Never reads or writes files: callers pass bytes and get pixels back, so media never
 // touches disk. Never hashes (engine/hash does). All functions are thread-safe.
 #pragma once
 
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -69,5 +72,59 @@ class Image {
 // exceptions and allocation failures are turned into statuses too.
 [[nodiscard]] absl::StatusOr<Image> DecodeImage(std::span<const std::uint8_t> bytes,
                                                 const ImageLimits& limits = {});
+
+// ---- Video ----
+
+enum class VideoContainer { kMp4, kMatroska, kAvi, kMpegTs, kFlv };
+const char* ContainerName(VideoContainer container);
+
+// The container from its magic bytes (MP4/MOV "ftyp", Matroska/WebM EBML, AVI RIFF, MPEG-TS sync
+// bytes, FLV); InvalidArgument otherwise.
+[[nodiscard]] absl::StatusOr<VideoContainer> ProbeVideo(std::span<const std::uint8_t> bytes);
+
+struct VideoLimits {
+  std::size_t max_bytes = std::size_t{1} << 30;
+  int max_side = 8192;                       // width and height each
+  std::uint64_t max_pixels = 40'000'000;     // width * height
+  double max_duration_seconds = 4 * 3600.0;  // as the container states it
+  std::int64_t max_frames = 1'000'000;       // decoded frames
+  double max_decode_seconds = 1800;          // wall time of the whole decode
+};
+
+struct VideoInfo {
+  VideoContainer container;
+  std::string codec;
+  int width = 0;
+  int height = 0;
+  double frame_rate = 0;        // avg_frame_rate, or r_frame_rate when that is 0/0
+  double duration_seconds = 0;  // 0 when the container does not say
+};
+
+// One decoded frame as 8-bit RGB, converted at its own size with swscale's SWS_AREA and default
+// colour matrix (what Meta's vPDQ hasher does). Valid only during the callback.
+struct VideoFrame {
+  std::int64_t number = 0;  // 0-based, in presentation (decoder output) order
+  int width = 0;
+  int height = 0;
+  std::size_t row_stride = 0;
+  std::span<const std::uint8_t> rgb;
+};
+
+// Receives a video as it is decoded: memory stays bounded by a few frames, whatever the length.
+class VideoSink {
+ public:
+  virtual ~VideoSink() = default;
+  // Called once, before any frame; an error stops decoding and is returned.
+  virtual absl::Status Start(const VideoInfo& info) = 0;
+  // Whether frame `number` is needed (the others are decoded but never converted to RGB).
+  virtual bool Wants(std::int64_t number) = 0;
+  virtual absl::Status Frame(const VideoFrame& frame) = 0;
+};
+
+// Demuxes and decodes the first video stream of `bytes`. InvalidArgument (naming the defect or
+// the limit) for empty, unknown, truncated or corrupt input, or input over a limit; a sink error
+// is returned as is. Returns the number of frames decoded.
+[[nodiscard]] absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
+                                                       const VideoLimits& limits, VideoSink& sink);
 
 }  // namespace hashmatch::media

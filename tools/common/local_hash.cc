@@ -82,6 +82,46 @@ absl::StatusOr<ImageDescriptors> LocalHasher::HashImageFile(const std::string& p
   return HashImage(bytes, dihedral);
 }
 
+namespace {
+
+// Hashes the sampled frames as they are decoded.
+class VpdqSink final : public media::VideoSink {
+ public:
+  VpdqSink(hash::PdqHasher* hasher, double seconds_per_hash, VideoDescriptors* out)
+      : hasher_(hasher), seconds_per_hash_(seconds_per_hash), out_(out) {}
+
+  absl::Status Start(const media::VideoInfo& info) override {
+    out_->info = info;
+    frame_mod_ = hash::VpdqFrameMod(info.frame_rate, seconds_per_hash_);
+    return absl::OkStatus();
+  }
+  bool Wants(std::int64_t number) override { return number % frame_mod_ == 0; }
+  absl::Status Frame(const media::VideoFrame& f) override {
+    const hash::PixelView pixels{f.rgb, f.height,     f.width,
+                                 3,     f.row_stride, hash::ChannelOrder::kRgb};
+    HM_ASSIGN_OR_RETURN(const hash::PdqHash pdq, hasher_->Hash(pixels));
+    out_->frames.push_back({f.number, static_cast<double>(f.number) / out_->info.frame_rate, pdq});
+    return absl::OkStatus();
+  }
+
+ private:
+  hash::PdqHasher* hasher_;
+  double seconds_per_hash_;
+  VideoDescriptors* out_;
+  std::int64_t frame_mod_ = 1;
+};
+
+}  // namespace
+
+absl::StatusOr<VideoDescriptors> LocalHasher::HashVideo(std::span<const std::uint8_t> bytes,
+                                                        double seconds_per_hash) {
+  VideoDescriptors out;
+  VpdqSink sink(&video_pdq_, seconds_per_hash, &out);
+  HM_ASSIGN_OR_RETURN(out.decoded_frames, media::DecodeVideo(bytes, video_limits_, sink));
+  HM_ASSIGN_OR_RETURN(out.digests, hash::ComputeDigests(bytes));
+  return out;
+}
+
 void ParallelOrdered(std::size_t n, int threads, const std::function<void(int, std::size_t)>& work,
                      const std::function<void(std::size_t)>& emit) {
   threads = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(n, 1))));

@@ -37,9 +37,17 @@ struct ImageDescriptors {
   hash::Digests digests;
 };
 
+struct VideoDescriptors {
+  media::VideoInfo info;
+  std::int64_t decoded_frames = 0;
+  std::vector<hash::VpdqFrame> frames;  // the sampled frames, in order
+  hash::Digests digests;                // of the whole file
+};
+
 class LocalHasher {
  public:
-  explicit LocalHasher(media::ImageLimits limits = {}) : limits_(limits) {}
+  explicit LocalHasher(media::ImageLimits limits = {}, media::VideoLimits video_limits = {})
+      : limits_(limits), video_limits_(video_limits), video_pdq_(hash::kVpdqPdqOptions) {}
 
   // Decodes `bytes` and computes PDQ (the dihedral set when asked: then `pdq` is its kOriginal,
   // as `pdq-photo-hasher --pdqdih` prints) and the digests.
@@ -50,11 +58,19 @@ class LocalHasher {
   [[nodiscard]] absl::StatusOr<ImageDescriptors> HashImageFile(const std::string& path,
                                                                bool dihedral);
 
+  // Decodes a video from memory and hashes one frame per `seconds_per_hash` (0: every frame) as
+  // Meta's vPDQ does, plus the file's digests. Memory follows a few frames, not the video.
+  [[nodiscard]] absl::StatusOr<VideoDescriptors> HashVideo(std::span<const std::uint8_t> bytes,
+                                                           double seconds_per_hash);
+
   const media::ImageLimits& limits() const { return limits_; }
+  const media::VideoLimits& video_limits() const { return video_limits_; }
 
  private:
   media::ImageLimits limits_;
+  media::VideoLimits video_limits_;
   hash::PdqHasher pdq_;
+  hash::PdqHasher video_pdq_;
 };
 
 // Runs work(thread, i) for i in [0, n) on `threads` threads and calls emit(i) in increasing i as

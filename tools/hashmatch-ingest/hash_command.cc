@@ -7,6 +7,7 @@
 // list, so a crash can only cause files to be hashed twice, never lost.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +33,8 @@ struct HashFlags {
   std::string out, agency, category, case_ref, contributor;
   int threads = DefaultThreads();
   media::ImageLimits limits;
+  media::VideoLimits video_limits;
+  double seconds_per_hash = 1;
 };
 
 v1::BundleRecord Record(Signal signal, const auto& value, int quality,
@@ -43,6 +46,35 @@ v1::BundleRecord Record(Signal signal, const auto& value, int quality,
   if (quality >= 0) r.mutable_hash()->set_quality(quality);
   r.set_category(category);
   return r;
+}
+
+// A file's records. An image: PDQ + quality and the three digests. A video: the digests and the
+// PDQ of each distinct sampled frame of quality >= 50 (vPDQ's sampling and floor), so a known
+// video's frames match as known images.
+absl::StatusOr<std::vector<v1::BundleRecord>> FileRecords(LocalHasher& hasher,
+                                                          const std::string& path,
+                                                          const HashFlags& flags) {
+  const std::size_t bound = std::max(flags.limits.max_bytes, flags.video_limits.max_bytes);
+  HM_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadFileBounded(path, bound));
+  std::vector<v1::BundleRecord> records;
+  hash::Digests digests;
+  if (media::ProbeVideo(bytes).ok()) {
+    HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, flags.seconds_per_hash));
+    std::set<std::string> seen;
+    for (const hash::VpdqFrame& f : d.frames) {
+      if (f.pdq.quality < 50 || !seen.insert(f.pdq.hash.ToHex()).second) continue;
+      records.push_back(Record(Signal::kPdq, f.pdq.hash, f.pdq.quality, flags.category));
+    }
+    digests = d.digests;
+  } else {
+    HM_ASSIGN_OR_RETURN(const ImageDescriptors d, hasher.HashImage(bytes, false));
+    records.push_back(Record(Signal::kPdq, d.pdq.hash, d.pdq.quality, flags.category));
+    digests = d.digests;
+  }
+  records.push_back(Record(Signal::kMd5, digests.md5, -1, flags.category));
+  records.push_back(Record(Signal::kSha1, digests.sha1, -1, flags.category));
+  records.push_back(Record(Signal::kSha256, digests.sha256, -1, flags.category));
+  return records;
 }
 
 std::vector<v1::BundleRecord> ReadJournal(const std::string& path) {
@@ -159,9 +191,9 @@ int RunHash(const HashFlags& flags) {
   }
   std::vector<std::unique_ptr<LocalHasher>> hashers;
   for (int t = 0; t < flags.threads; ++t)
-    hashers.push_back(std::make_unique<LocalHasher>(flags.limits));
-  std::vector<absl::StatusOr<ImageDescriptors>> results(todo.size(),
-                                                        absl::UnknownError("not hashed"));
+    hashers.push_back(std::make_unique<LocalHasher>(flags.limits, flags.video_limits));
+  std::vector<absl::StatusOr<std::vector<v1::BundleRecord>>> results(
+      todo.size(), absl::UnknownError("not hashed"));
   Progress progress(todo.size());
   std::vector<std::string> pending_sources;
   std::size_t failed = 0, finished = 0;
@@ -176,15 +208,11 @@ int RunHash(const HashFlags& flags) {
   ParallelOrdered(
       todo.size(), flags.threads,
       [&](int thread, std::size_t i) {
-        results[i] = hashers[thread]->HashImageFile(todo[i], false);
+        results[i] = FileRecords(*hashers[thread], todo[i], flags);
       },
       [&](std::size_t i) {
         if (results[i].ok()) {
-          const ImageDescriptors& d = *results[i];
-          AppendJournal(journal, Record(Signal::kPdq, d.pdq.hash, d.pdq.quality, flags.category));
-          AppendJournal(journal, Record(Signal::kMd5, d.digests.md5, -1, flags.category));
-          AppendJournal(journal, Record(Signal::kSha1, d.digests.sha1, -1, flags.category));
-          AppendJournal(journal, Record(Signal::kSha256, d.digests.sha256, -1, flags.category));
+          for (const v1::BundleRecord& r : *results[i]) AppendJournal(journal, r);
           pending_sources.push_back(todo_names[i]);
         } else {
           ++failed;
@@ -223,8 +251,11 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<HashFlags>();
   CLI::App* hash = app.add_subcommand(
       "hash",
-      "Hash image files and folders here, offline, into a descriptor bundle (PDQ + MD5, SHA-1, "
-      "SHA-256 per image). Nothing leaves this machine but the bundle, which holds descriptors "
+      "Hash image and video files and folders here, offline, into a descriptor bundle (per "
+      "image: PDQ + MD5, SHA-1, SHA-256; per video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV): "
+      "the digests and the PDQ of each distinct frame of quality >= 50 sampled every "
+      "--seconds-per-hash, as Meta's vPDQ samples). Nothing leaves this machine but the bundle, "
+      "which holds descriptors "
       "only. Resumable: a rerun with the same --out skips files already hashed (listed in "
       "OUT.sources, which stays here: it holds paths). Exit 0 all hashed, 1 some files failed "
       "(reported with the reason; the bundle holds the rest), 2 error.");
@@ -236,8 +267,14 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   hash->add_option("--case-ref", flags->case_ref, "Case reference (police only; never logged)");
   hash->add_option("--contributor", flags->contributor, "Who hashed the files");
   hash->add_option("--threads", flags->threads, "Worker threads")->capture_default_str();
-  hash->add_option("--max-image-bytes", flags->limits.max_bytes, "Largest file to decode")
+  hash->add_option("--max-image-bytes", flags->limits.max_bytes, "Largest image to decode")
       ->capture_default_str();
+  hash->add_option("--max-video-bytes", flags->video_limits.max_bytes, "Largest video to decode")
+      ->capture_default_str();
+  hash->add_option("--seconds-per-hash", flags->seconds_per_hash,
+                   "Videos: one frame per this many seconds (0: every frame)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   hash->callback([=] { *exit_code = RunHash(*flags); });
 }
 

@@ -1,4 +1,5 @@
 // `hashmatch hash`: descriptors of local files, computed here; nothing is sent anywhere.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -17,6 +18,8 @@ struct HashFlags {
   std::string format = "tsv";
   int threads = DefaultThreads();
   media::ImageLimits limits;
+  media::VideoLimits video_limits;
+  double seconds_per_hash = 1;
 };
 
 std::string JsonString(std::string_view s) {
@@ -77,6 +80,38 @@ std::string FormatJson(const std::string& path, const ImageDescriptors& d) {
   return line + "}\n";
 }
 
+// One line per sampled frame: path, frame number, timestamp, quality, PDQ.
+std::string FormatVideo(const std::string& path, const VideoDescriptors& d, bool json) {
+  std::string out;
+  for (const hash::VpdqFrame& f : d.frames) {
+    char timestamp[32];
+    std::snprintf(timestamp, sizeof timestamp, "%.3f", f.timestamp_seconds);
+    if (json) {
+      absl::StrAppend(&out, "{\"path\":", JsonString(path), ",\"frame\":", f.number,
+                      ",\"timestamp\":", timestamp, ",\"quality\":", f.pdq.quality, ",\"pdq\":\"",
+                      f.pdq.hash.ToHex(), "\"}\n");
+    } else {
+      absl::StrAppend(&out, path, "\t", f.number, "\t", timestamp, "\t", f.pdq.quality, "\t",
+                      f.pdq.hash.ToHex(), "\n");
+    }
+  }
+  return out;
+}
+
+// An image's line, or a video's lines (a video is recognised by its container's magic bytes).
+absl::StatusOr<std::string> HashFile(LocalHasher& hasher, const std::string& path,
+                                     const HashFlags& flags) {
+  const std::size_t bound = std::max(flags.limits.max_bytes, flags.video_limits.max_bytes);
+  HM_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadFileBounded(path, bound));
+  const bool json = flags.format == "json";
+  if (media::ProbeVideo(bytes).ok()) {
+    HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, flags.seconds_per_hash));
+    return FormatVideo(path, d, json);
+  }
+  HM_ASSIGN_OR_RETURN(const ImageDescriptors d, hasher.HashImage(bytes, flags.dihedral));
+  return json ? FormatJson(path, d) : FormatTsv(path, d);
+}
+
 int RunHash(const HashFlags& flags) {
   absl::StatusOr<std::vector<std::string>> files = ListInputFiles(flags.paths);
   if (!files.ok()) {
@@ -85,7 +120,7 @@ int RunHash(const HashFlags& flags) {
   }
   std::vector<std::unique_ptr<LocalHasher>> hashers;
   for (int t = 0; t < flags.threads; ++t) {
-    hashers.push_back(std::make_unique<LocalHasher>(flags.limits));
+    hashers.push_back(std::make_unique<LocalHasher>(flags.limits, flags.video_limits));
   }
   std::vector<std::string> lines(files->size());
   std::vector<absl::Status> errors(files->size());
@@ -93,13 +128,11 @@ int RunHash(const HashFlags& flags) {
   ParallelOrdered(
       files->size(), flags.threads,
       [&](int thread, std::size_t i) {
-        absl::StatusOr<ImageDescriptors> d =
-            hashers[thread]->HashImageFile((*files)[i], flags.dihedral);
+        absl::StatusOr<std::string> d = HashFile(*hashers[thread], (*files)[i], flags);
         if (!d.ok()) {
           errors[i] = d.status();
         } else {
-          lines[i] =
-              flags.format == "json" ? FormatJson((*files)[i], *d) : FormatTsv((*files)[i], *d);
+          lines[i] = *std::move(d);
         }
       },
       [&](std::size_t i) {
@@ -130,12 +163,15 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<HashFlags>();
   CLI::App* cmd = app.add_subcommand(
       "hash",
-      "Compute descriptors of local image files: PDQ hash + quality (identical to Meta's "
-      "pdq-photo-hasher) and the MD5, SHA-1 and SHA-256 of the file bytes. Nothing leaves this "
-      "machine.\n\n"
-      "TSV output, one line per file: path, pdq, quality, md5, sha1, sha256 (with --dihedral "
-      "also rot90, rot180, rot270, flipx, flipy, flipp, flipm).\n"
-      "JSON output: one object per line with the same fields plus format, width and height.\n"
+      "Compute descriptors of local image and video files: PDQ hash + quality (identical to "
+      "Meta's pdq-photo-hasher) and the MD5, SHA-1 and SHA-256 of the file bytes; for videos "
+      "(MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV), the PDQ of one frame per "
+      "--seconds-per-hash as Meta's vPDQ samples them. Nothing leaves this machine.\n\n"
+      "TSV output, one line per image: path, pdq, quality, md5, sha1, sha256 (with --dihedral "
+      "also rot90, rot180, rot270, flipx, flipy, flipp, flipm); one line per sampled video "
+      "frame: path, frame number, timestamp (s), quality, pdq.\n"
+      "JSON output: one object per line with the same fields (images also format, width and "
+      "height).\n"
       "A file that fails is reported on stderr and the rest go on; the exit status is 0 when "
       "every file hashed, 1 when any failed, 2 on a usage error.");
   cmd->add_option("paths", flags->paths, "Image files or folders (searched recursively)")
@@ -153,6 +189,12 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-pixels", flags->limits.max_pixels, "Largest width*height accepted")
       ->capture_default_str();
   cmd->add_option("--max-side", flags->limits.max_side, "Largest width or height accepted")
+      ->capture_default_str();
+  cmd->add_option("--seconds-per-hash", flags->seconds_per_hash,
+                  "Videos: hash one frame per this many seconds (0: every frame)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-video-bytes", flags->video_limits.max_bytes, "Largest video accepted")
       ->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunHash(*flags); });
 }

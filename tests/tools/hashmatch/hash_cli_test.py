@@ -71,6 +71,70 @@ class HashCliTest(unittest.TestCase):
             row = [l.rstrip("\n").split("\t") for l in f if l.startswith("images/p01")][0]
         self.assertEqual([fields[1]] + fields[6:], row[2:])
 
+    def test_video_prints_one_line_per_sampled_frame_like_vpdq(self):
+        name = "v1-slideshow-320x240-25fps"
+        video = os.path.join(ARGS.testdata, "pdq", "videos", name + ".mp4")
+        r = run("hash", video)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [l.split("\t") for l in r.stdout.splitlines()]
+        with open(os.path.join(ARGS.testdata, "pdq", "vpdq", name + ".1s.txt")) as f:
+            # reference lines: frame,quality,pdq,timestamp
+            want = [l.strip().split(",") for l in f if l.strip()]
+        self.assertEqual(len(got), len(want))
+        for g, w in zip(got, want):
+            self.assertEqual(g, [video, w[0], w[3], w[1], w[2]])
+
+    def test_video_every_frame_and_json(self):
+        name = "v4-zoom-pan-320x240-25fps"
+        video = os.path.join(ARGS.testdata, "pdq", "videos", name + ".mp4")
+        r = run("hash", "--seconds-per-hash", "0", "--format", "json", video)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [json.loads(l) for l in r.stdout.splitlines()]
+        with open(os.path.join(ARGS.testdata, "pdq", "vpdq", name + ".every-frame.txt")) as f:
+            want = [l.strip().split(",") for l in f if l.strip()]
+        self.assertEqual([(o["frame"], o["quality"], o["pdq"]) for o in got],
+                         [(int(w[0]), int(w[1]), w[2]) for w in want])
+
+    def test_every_whitelisted_container_decodes_and_truncation_is_an_error(self):
+        name = "v1-slideshow-320x240-25fps"
+        source = os.path.join(ARGS.testdata, "pdq", "videos", name + ".mp4")
+        with open(os.path.join(ARGS.testdata, "pdq", "vpdq", name + ".1s.txt")) as f:
+            want = [int(l.split(",")[2], 16) for l in f if l.strip()]
+        codecs = {"mkv": [], "webm": ["-c:v", "libvpx-vp9", "-b:v", "500k"], "mov": [],
+                  "avi": ["-c:v", "mpeg4", "-q:v", "3"], "flv": ["-c:v", "libx264"], "ts": []}
+        for ext, codec in codecs.items():
+            with self.subTest(container=ext):
+                video = os.path.join(self.tmp, "v." + ext)
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", source, *codec, video],
+                               check=True, timeout=120)
+                r = run("hash", video)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                got = [int(l.split("\t")[4], 16) for l in r.stdout.splitlines()]
+                self.assertEqual(len(got), len(want))
+                close = sum(bin(g ^ w).count("1") <= 10 for g, w in zip(got, want))
+                self.assertGreaterEqual(close, 9)
+                if ext == "ts":
+                    continue  # a stream format: a cut-off MPEG-TS is indistinguishable from a short one
+                with open(video, "rb") as f:
+                    data = f.read()
+                with open(video, "wb") as f:
+                    f.write(data[: len(data) * 2 // 3])
+                r = run("hash", video)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertEqual(r.stdout, "")
+                self.assertRegex(r.stderr, "video: (truncated|cannot open the container)")
+
+    def test_broken_video_is_reported_and_others_still_hashed(self):
+        video = os.path.join(ARGS.testdata, "pdq", "videos", "v1-slideshow-320x240-25fps.mp4")
+        with open(video, "rb") as f:
+            data = f.read()
+        with open(os.path.join(self.tmp, "truncated.mp4"), "wb") as f:
+            f.write(data[: len(data) // 3])
+        r = run("hash", self.tmp)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("truncated.mp4", r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
+
     def test_usage_errors(self):
         self.assertEqual(run().returncode, 2)
         self.assertEqual(run("hash").returncode, 2)
@@ -82,7 +146,8 @@ class HashCliTest(unittest.TestCase):
     def test_help_explains_flags(self):
         r = run("hash", "--help")
         self.assertEqual(r.returncode, 0)
-        for flag in ["--dihedral", "--format", "--threads", "--max-image-bytes", "--max-pixels"]:
+        for flag in ["--dihedral", "--format", "--threads", "--max-image-bytes", "--max-pixels",
+                     "--seconds-per-hash", "--max-video-bytes"]:
             self.assertIn(flag, r.stdout)
 
     def test_limits_flags_apply(self):
