@@ -19,6 +19,7 @@
 #include "index/internal/hamming_scan.h"
 #include "index/internal/segment.h"
 #include "index/internal/snapshot_file.h"
+#include "index/internal/video_match.h"
 
 namespace hashmatch::index {
 
@@ -37,6 +38,11 @@ constexpr std::int64_t kSnapshotAfterChanges = 10'000;
 constexpr auto kIdleAfter = std::chrono::milliseconds(500);
 // Queries a batch worker takes at a time (and scans together when the radius calls for a scan).
 constexpr std::size_t kBatchUnit = 16;
+
+struct Entry {
+  const std::uint8_t* value;  // EntryBytes(signal) bytes, inside the Change's value
+  bool low;                   // below the quality floor
+};
 
 struct SignalState {
   std::vector<std::shared_ptr<const Segment>> segments;  // oldest first
@@ -148,6 +154,7 @@ struct Matcher::Impl {
     }
   }
 
+  absl::StatusOr<std::vector<Entry>> Entries(const Change& change) const;
   absl::Status Apply(State& next, const Change& change);
   absl::StatusOr<std::int64_t> CatchUp();
   absl::Status Rebuild();
@@ -156,38 +163,78 @@ struct Matcher::Impl {
   bool MergeOnce(bool idle);
   void MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks, const State& planned);
   void MergerLoop();
-  void FindPdq(const State& s, const std::uint8_t* queries, std::size_t count,
+  void FindPdq(const State& s, std::size_t slot, const std::uint8_t* queries, std::size_t count,
                const MatchOptions& options, std::vector<Match>* out) const;
+  absl::StatusOr<std::vector<std::vector<Match>>> FindPdqBatch(std::size_t slot,
+                                                               std::span<const Pdq256> hashes,
+                                                               const MatchOptions& options) const;
 };
+
+// The index entries of one stored descriptor: its value, or for a video each distinct frame PDQ
+// (flagged low-quality per frame).
+absl::StatusOr<std::vector<Entry>> Matcher::Impl::Entries(const Change& change) const {
+  std::vector<Entry> entries;
+  if (change.signal != Signal::kVpdq) {
+    if (change.value.size() != SignalValueBytes(change.signal)) {
+      return absl::DataLossError(absl::StrCat("descriptor ", change.id, ": ",
+                                              SignalName(change.signal), " value of ",
+                                              change.value.size(), " bytes"));
+    }
+    const bool low = change.signal == Signal::kPdq && change.quality < options.quality_floor;
+    entries.push_back({reinterpret_cast<const std::uint8_t*>(change.value.data()), low});
+    return entries;
+  }
+  absl::StatusOr<std::vector<VpdqFeature>> frames = DecodeVpdq(change.value);
+  if (!frames.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("descriptor ", change.id, ": ", std::string(frames.status().message())));
+  }
+  // Offsets into change.value of each distinct frame PDQ, best quality kept.
+  std::vector<std::pair<std::size_t, int>> distinct;
+  for (std::size_t i = 0; i < frames->size(); ++i) {
+    distinct.emplace_back(1 + i * kVpdqFrameBytes + 5, (*frames)[i].quality);
+  }
+  const auto* base = reinterpret_cast<const std::uint8_t*>(change.value.data());
+  std::sort(distinct.begin(), distinct.end(), [&](const auto& a, const auto& b) {
+    const int c = std::memcmp(base + a.first, base + b.first, 32);
+    return c != 0 ? c < 0 : a.second > b.second;
+  });
+  for (std::size_t i = 0; i < distinct.size(); ++i) {
+    if (i > 0 && std::memcmp(base + distinct[i].first, base + distinct[i - 1].first, 32) == 0) {
+      continue;
+    }
+    entries.push_back({base + distinct[i].first, distinct[i].second < options.quality_floor});
+  }
+  return entries;
+}
 
 absl::Status Matcher::Impl::Apply(State& next, const Change& change) {
   const int slot = internal::SignalSlot(change.signal);
-  if (slot < 0) return absl::OkStatus();  // VPDQ and PhotoDNA live in the store only
+  if (slot < 0) return absl::OkStatus();  // PhotoDNA lives in the store only
   if (change.id <= 0 || change.id > UINT32_MAX) {
     return absl::OutOfRangeError(
         absl::StrCat("descriptor id ", change.id, " is outside the index's 32-bit id range"));
   }
-  const int width = static_cast<int>(SignalValueBytes(change.signal));
-  if (change.value.size() != static_cast<std::size_t>(width)) {
-    return absl::DataLossError(absl::StrCat("change ", change.seq, ": ", SignalName(change.signal),
-                                            " value of ", change.value.size(), " bytes"));
-  }
+  HM_ASSIGN_OR_RETURN(const std::vector<Entry> entries, Entries(change));
+  const int width = internal::EntryBytes(change.signal);
   const auto label = static_cast<std::uint32_t>(change.id);
-  const auto* value = reinterpret_cast<const std::uint8_t*>(change.value.data());
   SignalState& s = next.signals[slot];
   if (change.kind == Change::Kind::kAdded) {
-    const bool low = change.signal == Signal::kPdq && change.quality < options.quality_floor;
-    AppendToTail(s.tail, width, value, label, internal::MakeFlags(change.status, low));
+    for (const Entry& e : entries) {
+      AppendToTail(s.tail, width, e.value, label, internal::MakeFlags(change.status, e.low));
+    }
     return absl::OkStatus();
   }
-  // A status change: flip the flag where the entry lives, visible to every state sharing it.
+  // A status change: flip the flag where the entries live, visible to every state sharing them.
   std::vector<std::uint32_t> positions;
   for (const auto& segment : s.segments) {
-    positions.clear();
-    segment->Find(value, 0, &positions);
-    for (const std::uint32_t p : positions) {
-      if (segment->label(p) == label) {
-        segment->set_flags(p, internal::WithStatus(segment->flags(p), change.status));
+    for (const Entry& e : entries) {
+      positions.clear();
+      segment->Find(e.value, 0, &positions);
+      for (const std::uint32_t p : positions) {
+        if (segment->label(p) == label) {
+          segment->set_flags(p, internal::WithStatus(segment->flags(p), change.status));
+        }
       }
     }
   }
@@ -235,15 +282,18 @@ absl::Status Matcher::Impl::Rebuild() {
   HM_ASSIGN_OR_RETURN(const std::int64_t seq, store->ScanAll([&](const Change& c) {
     const int slot = internal::SignalSlot(c.signal);
     if (slot < 0) return;
-    if (c.id > UINT32_MAX || c.value.size() != SignalValueBytes(c.signal)) {
+    const absl::StatusOr<std::vector<Entry>> entries = Entries(c);
+    if (c.id > UINT32_MAX || !entries.ok()) {
       ++skipped;
       return;
     }
     SegmentInput& in = inputs[slot];
-    in.values.insert(in.values.end(), c.value.begin(), c.value.end());
-    in.labels.push_back(static_cast<std::uint32_t>(c.id));
-    const bool low = c.signal == Signal::kPdq && c.quality < options.quality_floor;
-    in.flags.push_back(internal::MakeFlags(c.status, low));
+    const int width = internal::EntryBytes(c.signal);
+    for (const Entry& e : *entries) {
+      in.values.insert(in.values.end(), e.value, e.value + width);
+      in.labels.push_back(static_cast<std::uint32_t>(c.id));
+      in.flags.push_back(internal::MakeFlags(c.status, e.low));
+    }
   }));
   if (skipped > 0) {
     return absl::DataLossError(absl::StrCat(skipped, " stored descriptors cannot be indexed"));
@@ -281,7 +331,7 @@ absl::Status Matcher::Impl::LoadSnapshot() {
   for (std::size_t slot = 0; slot < kSlots; ++slot) {
     next->signals[slot].segments = std::move(contents.segments[slot]);
     const SegmentInput& tail = contents.tails[slot];
-    const int width = static_cast<int>(SignalValueBytes(internal::kIndexedSignals[slot]));
+    const int width = internal::EntryBytes(internal::kIndexedSignals[slot]);
     for (std::size_t i = 0; i < tail.labels.size(); ++i) {
       AppendToTail(next->signals[slot].tail, width, &tail.values[i * width], tail.labels[i],
                    tail.flags[i]);
@@ -307,8 +357,7 @@ absl::Status Matcher::Impl::WriteSnapshot() {
   for (std::size_t slot = 0; slot < kSlots; ++slot) {
     contents.segments[slot] = s->signals[slot].segments;
     const Tail& tail = s->signals[slot].tail;
-    GatherTail(tail, tail.blocks.size(),
-               static_cast<int>(SignalValueBytes(internal::kIndexedSignals[slot])),
+    GatherTail(tail, tail.blocks.size(), internal::EntryBytes(internal::kIndexedSignals[slot]),
                &contents.tails[slot]);
   }
   HM_RETURN_IF_ERROR(internal::WriteSnapshotFile(options.snapshot_path, contents));
@@ -344,7 +393,7 @@ bool Matcher::Impl::MergeOnce(bool idle) {
 void Matcher::Impl::MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks,
                              const State& planned) {
   const Signal signal = internal::kIndexedSignals[slot];
-  const int width = static_cast<int>(SignalValueBytes(signal));
+  const int width = internal::EntryBytes(signal);
   const auto gather = [&](const SignalState& ss) {
     SegmentInput input;
     for (std::size_t i = first; i < ss.segments.size(); ++i) GatherSegment(*ss.segments[i], &input);
@@ -404,8 +453,9 @@ void Matcher::Impl::MergerLoop() {
 
 // Answers `count` queries (32 bytes each, contiguous) into out[0..count). A segment for which the
 // radius is too large to probe is scanned once for all the queries (cache-blocked), not once each.
-void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::size_t count,
-                            const MatchOptions& opts, std::vector<Match>* out) const {
+void Matcher::Impl::FindPdq(const State& s, std::size_t slot, const std::uint8_t* queries,
+                            std::size_t count, const MatchOptions& opts,
+                            std::vector<Match>* out) const {
   // Per-thread scratch: a lookup allocates only for its results.
   thread_local std::vector<std::vector<std::uint32_t>> positions;
   if (positions.size() < count) positions.resize(count);
@@ -415,7 +465,7 @@ void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::si
       out[q].push_back(MakeMatch(label, internal::Distance256(queries + q * 32, value), flags));
     }
   };
-  for (const auto& segment : s.signals[0].segments) {
+  for (const auto& segment : s.signals[slot].segments) {
     for (auto& p : positions) p.clear();
     if (count > 1 && segment->ScansAt(opts.max_distance)) {
       internal::ScanWithin(segment->values(), segment->size(), queries, count, opts.max_distance,
@@ -431,7 +481,7 @@ void Matcher::Impl::FindPdq(const State& s, const std::uint8_t* queries, std::si
       }
     }
   }
-  const Tail& tail = s.signals[0].tail;
+  const Tail& tail = s.signals[slot].tail;
   for (std::size_t b = 0; b < tail.blocks.size(); ++b) {
     const TailBlock& block = *tail.blocks[b];
     for (auto& p : positions) p.clear();
@@ -501,17 +551,16 @@ absl::StatusOr<std::vector<Match>> Matcher::MatchPdq(const Pdq256& hash,
                                                      const MatchOptions& options) const {
   HM_RETURN_IF_ERROR(CheckDistance(options));
   std::vector<Match> out;
-  impl_->FindPdq(*impl_->Current(), hash.bytes.data(), 1, options, &out);
+  impl_->FindPdq(*impl_->Current(), 0, hash.bytes.data(), 1, options, &out);
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
-    std::span<const Pdq256> hashes, const MatchOptions& options) const {
-  HM_RETURN_IF_ERROR(CheckDistance(options));
-  const std::shared_ptr<const State> s = impl_->Current();
+absl::StatusOr<std::vector<std::vector<Match>>> Matcher::Impl::FindPdqBatch(
+    std::size_t slot, std::span<const Pdq256> hashes, const MatchOptions& match) const {
+  HM_RETURN_IF_ERROR(CheckDistance(match));
+  const std::shared_ptr<const State> s = Current();
   std::vector<std::vector<Match>> out(hashes.size());
-  const int workers =
-      static_cast<int>(std::min<std::size_t>(impl_->threads, (hashes.size() + 31) / 32));
+  const int workers = static_cast<int>(std::min<std::size_t>(threads, (hashes.size() + 31) / 32));
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
     // Small work units, taken in turn, keep both cores busy when some queries cost more.
@@ -519,7 +568,7 @@ absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
     static_assert(sizeof(Pdq256) == 32);
     for (std::size_t begin; (begin = next.fetch_add(kBatchUnit)) < hashes.size();) {
       const std::size_t count = std::min(kBatchUnit, hashes.size() - begin);
-      impl_->FindPdq(*s, hashes[begin].bytes.data(), count, options, &out[begin]);
+      FindPdq(*s, slot, hashes[begin].bytes.data(), count, match, &out[begin]);
     }
   };
   std::vector<std::thread> pool;
@@ -529,10 +578,39 @@ absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
   return out;
 }
 
+absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchPdqBatch(
+    std::span<const Pdq256> hashes, const MatchOptions& options) const {
+  return impl_->FindPdqBatch(0, hashes, options);
+}
+
+absl::StatusOr<std::vector<std::vector<Match>>> Matcher::MatchVideoFrames(
+    std::span<const Pdq256> frames, const MatchOptions& options) const {
+  static const std::size_t kVideoSlot = internal::SignalSlot(Signal::kVpdq);
+  HM_ASSIGN_OR_RETURN(std::vector<std::vector<Match>> out,
+                      impl_->FindPdqBatch(kVideoSlot, frames, options));
+  // Several frames of one video may be near a query frame: keep the closest (sorted already).
+  for (std::vector<Match>& matches : out) {
+    std::vector<Match> best;
+    for (const Match& m : matches) {
+      if (std::none_of(best.begin(), best.end(), [&](const Match& b) { return b.id == m.id; })) {
+        best.push_back(m);
+      }
+    }
+    matches = std::move(best);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<VideoMatch>> Matcher::MatchVideo(
+    std::span<const VpdqFeature> query, const VideoMatchOptions& options) const {
+  HM_RETURN_IF_ERROR(CheckDistance(options.match));
+  return internal::MatchVideo(*this, *impl_->store, impl_->options.quality_floor, query, options);
+}
+
 absl::StatusOr<std::optional<Match>> Matcher::MatchDigest(Signal signal, std::string_view value,
                                                           const MatchOptions& options) const {
   const int slot = internal::SignalSlot(signal);
-  if (slot <= 0) {
+  if (slot <= 0 || internal::IsPerceptual(signal)) {
     return absl::InvalidArgumentError(absl::StrCat(SignalName(signal), " is not a digest signal"));
   }
   if (value.size() != SignalValueBytes(signal)) {
@@ -587,7 +665,7 @@ MatcherStats Matcher::Stats() const {
     stats.segments += ss.segments.size();
     stats.tail_entries += ss.tail.count;
     stats.memory_bytes += ss.tail.blocks.size() * TailBlock::kCapacity *
-                          (SignalValueBytes(internal::kIndexedSignals[slot]) + 5);
+                          (internal::EntryBytes(internal::kIndexedSignals[slot]) + 5);
   }
   stats.merges = impl_->merges.load();
   stats.snapshot_seq = impl_->snapshot_seq.load();

@@ -1,7 +1,8 @@
 // index/matcher: the in-memory lookup of known descriptors, following a Store.
 //
 // Owns exact PDQ range search (every stored hash within the requested distance, 0..63; default
-// 31) and exact digest lookup (MD5, SHA-1, SHA-256), with the status rules: VERIFIED matches by
+// 31), the same over the frames of stored videos (VPDQ), and exact digest lookup (MD5, SHA-1,
+// SHA-256), with the status rules: VERIFIED matches by
 // default, CANDIDATE only on request, REJECTED/RETRACTED never; PDQ hashes below the quality
 // floor (default 50) are kept but match only on request.
 //
@@ -54,9 +55,32 @@ struct Match {
   bool low_quality = false;
 };
 
+// Video-to-video matching, as Meta's vPDQ: a stored video matches when at least
+// `query_threshold_percent` of the query's distinct good-quality frames have a frame of it within
+// max_distance (and at least `stored_threshold_percent` of its own distinct good frames have one
+// in the query; 0 by default, reported either way).
+struct VideoMatchOptions {
+  MatchOptions match;
+  double query_threshold_percent = 80;
+  double stored_threshold_percent = 0;
+};
+
+// A stretch where the query follows the stored video: seconds from each one's start.
+struct TimeRange {
+  double query_start = 0, query_end = 0;
+  double stored_start = 0, stored_end = 0;
+};
+
+struct VideoMatch {
+  Match match;  // the VPDQ descriptor; distance: the closest frame pair
+  double query_percent = 0;
+  double stored_percent = 0;
+  std::vector<TimeRange> ranges;  // in query order
+};
+
 struct MatcherStats {
   std::int64_t applied_seq = 0;
-  std::size_t entries[4] = {};  // per indexed signal: PDQ, MD5, SHA1, SHA256
+  std::size_t entries[5] = {};  // per indexed signal: PDQ, MD5, SHA1, SHA256, VPDQ frames
   std::size_t segments = 0;
   std::size_t tail_entries = 0;
   std::size_t memory_bytes = 0;
@@ -83,6 +107,16 @@ class Matcher {
   // One result list per query, on up to `threads` cores.
   absl::StatusOr<std::vector<std::vector<Match>>> MatchPdqBatch(
       std::span<const Pdq256> hashes, const MatchOptions& options = {}) const;
+  // For each query frame, the stored videos (VPDQ descriptors) having a frame within
+  // max_distance: one Match per video, its closest frame's distance, sorted by distance then id.
+  // Frames of a stored video below the quality floor match only with include_low_quality.
+  absl::StatusOr<std::vector<std::vector<Match>>> MatchVideoFrames(
+      std::span<const Pdq256> frames, const MatchOptions& options = {}) const;
+  // Stored videos matching the query video's frames (VpdqFeature timestamps in ms), best first
+  // (query percentage, then stored percentage, then id). Reads matched videos' frames from the
+  // store for the reverse percentage and the time ranges.
+  absl::StatusOr<std::vector<VideoMatch>> MatchVideo(std::span<const VpdqFeature> query,
+                                                     const VideoMatchOptions& options = {}) const;
   // Exact digest lookup: MD5 (16 bytes), SHA1 (20), SHA256 (32).
   absl::StatusOr<std::optional<Match>> MatchDigest(Signal signal, std::string_view value,
                                                    const MatchOptions& options = {}) const;

@@ -55,6 +55,12 @@ absl::Status CheckItem(const NewDescriptor& item, std::size_t index, const Store
     return absl::InvalidArgumentError(absl::StrCat(where, "value is ", item.value.size(),
                                                    " bytes; allowed 1..", limits.max_value_bytes));
   }
+  if (item.signal == Signal::kVpdq) {
+    // The matcher indexes every frame: a value it cannot read must never be committed.
+    if (absl::StatusOr<std::vector<VpdqFeature>> frames = DecodeVpdq(item.value); !frames.ok()) {
+      return absl::InvalidArgumentError(where + std::string(frames.status().message()));
+    }
+  }
   if (item.quality < -1 || item.quality > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "quality ", item.quality, " is outside 0..100 (or -1 for none)"));

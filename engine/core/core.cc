@@ -1,5 +1,6 @@
 #include "engine/core/core.h"
 
+#include <algorithm>
 #include <bit>
 #include <cctype>
 #include <cstring>
@@ -200,6 +201,50 @@ std::optional<DescriptorStatus> ParseStatus(std::string_view name) {
     if (EqualsIgnoringCase(name, StatusName(s))) return s;
   }
   return std::nullopt;
+}
+
+std::string EncodeVpdq(std::span<const VpdqFeature> frames) {
+  std::string out;
+  out.reserve(1 + frames.size() * kVpdqFrameBytes);
+  out.push_back('\x01');
+  for (const VpdqFeature& f : frames) {
+    for (int b = 0; b < 4; ++b)
+      out.push_back(static_cast<char>((f.timestamp_ms >> (8 * b)) & 0xFF));
+    out.push_back(static_cast<char>(f.quality));
+    out.append(reinterpret_cast<const char*>(f.pdq.bytes.data()), f.pdq.bytes.size());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<VpdqFeature>> DecodeVpdq(std::string_view value) {
+  if (value.empty() || value[0] != '\x01') {
+    return absl::InvalidArgumentError("VPDQ value: not version 1 (first byte must be 0x01)");
+  }
+  if ((value.size() - 1) % kVpdqFrameBytes != 0 || value.size() == 1) {
+    return absl::InvalidArgumentError(absl::StrCat("VPDQ value: ", value.size(),
+                                                   " bytes is not 1 + a positive multiple of ",
+                                                   kVpdqFrameBytes));
+  }
+  std::vector<VpdqFeature> frames((value.size() - 1) / kVpdqFrameBytes);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(value.data()) + 1;
+  for (std::size_t i = 0; i < frames.size(); ++i, p += kVpdqFrameBytes) {
+    VpdqFeature& f = frames[i];
+    f.timestamp_ms = static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+                     static_cast<std::uint32_t>(p[2]) << 16 |
+                     static_cast<std::uint32_t>(p[3]) << 24;
+    f.quality = p[4];
+    std::copy(p + 5, p + kVpdqFrameBytes, f.pdq.bytes.begin());
+    if (f.quality > 100) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VPDQ value: frame ", i, " has quality ", f.quality, " (0..100)"));
+    }
+    if (i > 0 && f.timestamp_ms < frames[i - 1].timestamp_ms) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VPDQ value: frame ", i, " goes back in time (", f.timestamp_ms,
+                       " ms after ", frames[i - 1].timestamp_ms, " ms)"));
+    }
+  }
+  return frames;
 }
 
 }  // namespace hashmatch

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -118,6 +119,20 @@ const char* SignalName(Signal signal);
 std::optional<Signal> ParseSignal(std::string_view name);
 // Bytes of a value of this signal; 0 when variable (VPDQ).
 std::size_t SignalValueBytes(Signal signal);
+
+// A VPDQ value: one video's sampled frames, as the store keeps it and bundles carry it.
+// Encoding (version 1): byte 0x01, then per frame `u32 timestamp in ms (little-endian), u8
+// quality (0..100), 32 bytes PDQ`, timestamps non-decreasing. Equal videos encode equally, so the
+// store's signal + value identity also de-duplicates videos.
+struct VpdqFeature {
+  Pdq256 pdq;
+  int quality = 0;
+  std::uint32_t timestamp_ms = 0;
+};
+inline constexpr std::size_t kVpdqFrameBytes = 37;
+std::string EncodeVpdq(std::span<const VpdqFeature> frames);
+// InvalidArgument naming the frame index and the defect (version, length, quality, order).
+absl::StatusOr<std::vector<VpdqFeature>> DecodeVpdq(std::string_view value);
 
 // Where a descriptor is in its review. Numbers are stored on disk: never renumber.
 enum class DescriptorStatus : std::uint8_t {

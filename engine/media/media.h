@@ -89,6 +89,9 @@ struct VideoLimits {
   double max_duration_seconds = 4 * 3600.0;  // as the container states it
   std::int64_t max_frames = 1'000'000;       // decoded frames
   double max_decode_seconds = 1800;          // wall time of the whole decode
+  // Not a limit: FFmpeg decoder threads (frame + slice threading); 0 = one per core. The caller's
+  // thread converts and hashes sampled frames while these decode the next ones.
+  int decoder_threads = 0;
 };
 
 struct VideoInfo {

@@ -253,6 +253,8 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
 
   std::unique_ptr<AVCodecContext, CodecFree> decoder(avcodec_alloc_context3(codec));
   if (!decoder) return absl::ResourceExhaustedError("video: out of memory");
+  decoder->thread_count = std::max(0, limits.decoder_threads);
+  decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   if ((rc = avcodec_parameters_to_context(decoder.get(), par)) < 0 ||
       (rc = avcodec_open2(decoder.get(), codec, nullptr)) < 0) {
     return Invalid(absl::StrCat("cannot open the ", codec->name, " decoder: ", AvError(rc)));

@@ -228,6 +228,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-image-pixels", limits.max_image_pixels,
                  "Most pixels (width x height) of an image for MatchMedia")
       ->capture_default_str();
+  app.add_option("--max-video-bytes", limits.max_video_bytes,
+                 "Largest video file for MatchVideo (held in memory while it is decoded)")
+      ->capture_default_str();
+  app.add_option("--max-video-frames", limits.max_video_frames,
+                 "Most frame hashes in a hash-only MatchVideo")
+      ->capture_default_str();
+  app.add_option("--max-video-seconds", limits.max_video_seconds,
+                 "MatchVideo's server-side deadline, counted from the end of the upload")
+      ->capture_default_str();
+  app.add_option("--max-concurrent-videos", limits.max_concurrent_videos,
+                 "Videos decoded at once; more MatchVideo calls get RESOURCE_EXHAUSTED")
+      ->capture_default_str();
   app.add_option("--max-message-bytes", max_message_bytes,
                  "Largest request message (default: --max-image-bytes + 1 MiB)");
   app.add_option("--max-call-seconds", limits.max_call_seconds,
@@ -261,6 +273,7 @@ int main(int argc, char** argv) {
         ": use a loopback address, or --insecure");
   }
   if (limits.max_call_seconds <= 0) Die("--max-call-seconds must be positive");
+  if (limits.max_video_seconds <= 0) Die("--max-video-seconds must be positive");
   if (max_message_bytes <= 0) {
     max_message_bytes = static_cast<int>(
         std::min<std::size_t>(limits.max_image_bytes + (1 << 20), std::size_t{1} << 30));

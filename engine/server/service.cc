@@ -81,10 +81,12 @@ grpc::Status Services::Impl::Begin(grpc::ServerContextBase* context, Call* call)
   return grpc::Status::OK;
 }
 
-void Services::Impl::RestartDeadline(Call* call) const {
+void Services::Impl::RestartDeadline(Call* call, double seconds) const {
+  if (seconds <= 0) seconds = limits.max_call_seconds;
   const auto limit = std::chrono::system_clock::now() +
                      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                         std::chrono::duration<double>(limits.max_call_seconds));
+                         std::chrono::duration<double>(seconds));
+  call->deadline_seconds = seconds;
   call->deadline_is_servers = limit < call->context->deadline();
   call->deadline = std::min(limit, call->context->deadline());
 }
@@ -94,11 +96,14 @@ grpc::Status Services::Impl::CheckDeadline(const Call& call) const {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call");
   }
   if (std::chrono::system_clock::now() < call.deadline) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                      call.deadline_is_servers
-                          ? absl::StrCat("the call ran past the server's limit of ",
-                                         limits.max_call_seconds, " s (--max-call-seconds)")
-                          : std::string("the call ran past the client's deadline"));
+  return grpc::Status(
+      grpc::StatusCode::DEADLINE_EXCEEDED,
+      call.deadline_is_servers
+          ? absl::StrCat("the call ran past the server's limit of ", call.deadline_seconds, " s (",
+                         call.deadline_seconds == limits.max_call_seconds ? "--max-call-seconds"
+                                                                          : "--max-video-seconds",
+                         ")")
+          : std::string("the call ran past the client's deadline"));
 }
 
 IndexGauges Services::Impl::Gauges() const {
@@ -246,13 +251,10 @@ class MatchServiceImpl final
   }
 
   grpc::Status MatchVideo(grpc::ServerContext* context,
-                          grpc::ServerReader<v1::MatchVideoChunk>* /*reader*/,
-                          v1::MatchVideoResponse* /*response*/) override {
-    return s_->Serve(context, "/hashmatch.v1.MatchService/MatchVideo", [&](Call&) {
-      grpc::Status status;
-      status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "video matching is not available yet");
-      return status;
-    });
+                          grpc::ServerReader<v1::MatchVideoChunk>* reader,
+                          v1::MatchVideoResponse* response) override {
+    return s_->Serve(context, "/hashmatch.v1.MatchService/MatchVideo",
+                     [&](Call& call) { return s_->RunVideo(call, reader, response); });
   }
 
  private:

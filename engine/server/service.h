@@ -24,6 +24,10 @@ struct ServiceLimits {
   int max_batch = 10'000;  // hashes per MatchHashes, items per batch
   std::size_t max_image_bytes = std::size_t{50} << 20;
   std::int64_t max_image_pixels = 100'000'000;
+  std::size_t max_video_bytes = std::size_t{256} << 20;  // MatchVideo file, held in memory
+  int max_video_frames = 100'000;                        // MatchVideo frame hashes
+  int max_concurrent_videos = 2;                         // MatchVideo decodes at once
+  double max_video_seconds = 600;  // MatchVideo's deadline after the upload (decode + lookups)
   double default_rate_per_second = 200;  // per key, when the key sets none; burst = 2 s worth
   double max_call_seconds = 30;          // per unary call and per AddDescriptors batch
 };

@@ -22,10 +22,10 @@ void Segment::AllocateFlags(std::size_t n) {
 
 std::shared_ptr<const Segment> Segment::Build(Signal signal, const SegmentInput& input, int threads,
                                               std::vector<std::uint32_t>* order) {
-  const int width = static_cast<int>(SignalValueBytes(signal));
+  const int width = EntryBytes(signal);
   std::shared_ptr<Segment> segment(new Segment(signal, width));
   const std::size_t n = input.labels.size();
-  if (signal == Signal::kPdq) {
+  if (IsPerceptual(signal)) {
     segment->mih_ = std::make_unique<MihIndex>();
     segment->mih_->Build(input.values, input.labels, threads, order);
   } else {
@@ -94,12 +94,12 @@ absl::StatusOr<std::shared_ptr<const Segment>> Segment::Load(Signal signal, Bina
   std::int32_t width = 0;
   in.Pod(&width, "segment width");
   HM_RETURN_IF_ERROR(in.status());
-  if (width != static_cast<std::int32_t>(SignalValueBytes(signal))) {
+  if (width != EntryBytes(signal)) {
     return absl::DataLossError(
         absl::StrCat("segment of ", SignalName(signal), " has width ", width));
   }
   std::shared_ptr<Segment> segment(new Segment(signal, width));
-  if (signal == Signal::kPdq) {
+  if (IsPerceptual(signal)) {
     HM_ASSIGN_OR_RETURN(segment->mih_, MihIndex::Load(in));
   } else {
     in.Vector(&segment->values_, in.remaining(), "digest values");

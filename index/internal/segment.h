@@ -34,10 +34,19 @@ inline std::uint8_t WithStatus(std::uint8_t flags, DescriptorStatus status) {
   return static_cast<std::uint8_t>((flags & ~0x07) | static_cast<std::uint8_t>(status));
 }
 
-// The signals the matcher indexes, in slot order; the value width of each.
-inline constexpr std::array<Signal, 4> kIndexedSignals = {Signal::kPdq, Signal::kMd5, Signal::kSha1,
-                                                          Signal::kSha256};
+// The signals the matcher indexes, in slot order. The VPDQ slot holds the frames of stored videos
+// (each distinct frame PDQ once per video, labelled with the video's descriptor id).
+inline constexpr std::array<Signal, 5> kIndexedSignals = {Signal::kPdq, Signal::kMd5, Signal::kSha1,
+                                                          Signal::kSha256, Signal::kVpdq};
 int SignalSlot(Signal signal);  // index into kIndexedSignals, or -1
+// Bytes per indexed entry: the signal's value width, 32 (one frame PDQ) for VPDQ.
+inline int EntryBytes(Signal signal) {
+  return signal == Signal::kVpdq ? 32 : static_cast<int>(SignalValueBytes(signal));
+}
+// PDQ-like slots are searched by Hamming distance; the others by equality.
+inline bool IsPerceptual(Signal signal) {
+  return signal == Signal::kPdq || signal == Signal::kVpdq;
+}
 
 // Values, labels and flags gathered for building a segment; input order.
 struct SegmentInput {

@@ -120,7 +120,7 @@ absl::StatusOr<SnapshotContents> ReadSnapshotFile(const std::string& path) {
     in.Vector(&tail.values, in.remaining(), "tail values");
     in.Vector(&tail.labels, in.remaining(), "tail labels");
     in.Vector(&tail.flags, in.remaining(), "tail flags");
-    const std::size_t width = SignalValueBytes(kIndexedSignals[slot]);
+    const auto width = static_cast<std::size_t>(EntryBytes(kIndexedSignals[slot]));
     if (in.status().ok() && (tail.values.size() != tail.labels.size() * width ||
                              tail.flags.size() != tail.labels.size())) {
       in.Fail("tail", "arrays differ in count");

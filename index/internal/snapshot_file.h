@@ -12,7 +12,7 @@
 
 namespace hashmatch::index::internal {
 
-inline constexpr std::uint32_t kSnapshotVersion = 1;
+inline constexpr std::uint32_t kSnapshotVersion = 2;
 
 struct SnapshotContents {
   std::string store_id;

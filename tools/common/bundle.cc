@@ -113,6 +113,12 @@ absl::Status CheckRecord(const v1::BundleRecord& record, const std::string& wher
     return absl::InvalidArgumentError(absl::StrCat(where, ".hash.raw: ", h.raw().size(), " bytes, ",
                                                    SignalName(signal), " needs ", want));
   }
+  if (signal == Signal::kVpdq) {
+    if (absl::StatusOr<std::vector<VpdqFeature>> frames = DecodeVpdq(h.raw()); !frames.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".hash.raw: ", std::string(frames.status().message())));
+    }
+  }
   if (signal == Signal::kPdq && (!h.has_quality() || h.quality() < 0 || h.quality() > 100)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".hash.quality: a PDQ record needs a quality of 0..100"));

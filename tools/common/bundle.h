@@ -20,6 +20,9 @@
 namespace hashmatch::tools {
 
 inline constexpr std::size_t kMaxCategoryBytes = 256;
+// A VPDQ record's value: below the 1 MiB record limit with room for the rest of the record
+// (28 229 frames: 7.8 hours at one frame per second).
+inline constexpr std::size_t kMaxVpdqBytes = (1 << 20) - 4096;
 
 struct BundleLimits {
   std::size_t max_bytes = std::size_t{4} << 30;  // the whole file

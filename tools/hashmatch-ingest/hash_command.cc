@@ -48,9 +48,28 @@ v1::BundleRecord Record(Signal signal, const auto& value, int quality,
   return r;
 }
 
-// A file's records. An image: PDQ + quality and the three digests. A video: the digests and the
-// PDQ of each distinct sampled frame of quality >= 50 (vPDQ's sampling and floor), so a known
-// video's frames match as known images.
+// A file's records. An image: PDQ + quality and the three digests. A video: the digests and one
+// VPDQ record holding every sampled frame (PDQ, quality, timestamp), matched as a video.
+absl::StatusOr<v1::BundleRecord> VpdqRecord(const VideoDescriptors& d,
+                                            const std::string& category) {
+  if (d.frames.empty()) return absl::InvalidArgumentError("video: no frame was sampled");
+  std::vector<VpdqFeature> frames;
+  for (const hash::VpdqFrame& f : d.frames) {
+    frames.push_back({f.pdq.hash, f.pdq.quality,
+                      static_cast<std::uint32_t>(std::llround(f.timestamp_seconds * 1000))});
+  }
+  v1::BundleRecord r;
+  r.mutable_hash()->set_signal(v1::SIGNAL_VPDQ);
+  r.mutable_hash()->set_raw(EncodeVpdq(frames));
+  if (r.hash().raw().size() > kMaxVpdqBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("video: ", frames.size(), " sampled frames; a VPDQ descriptor holds at most ",
+                     kMaxVpdqBytes / kVpdqFrameBytes, " (raise --seconds-per-hash)"));
+  }
+  r.set_category(category);
+  return r;
+}
+
 absl::StatusOr<std::vector<v1::BundleRecord>> FileRecords(LocalHasher& hasher,
                                                           const std::string& path,
                                                           const HashFlags& flags) {
@@ -60,11 +79,8 @@ absl::StatusOr<std::vector<v1::BundleRecord>> FileRecords(LocalHasher& hasher,
   hash::Digests digests;
   if (media::ProbeVideo(bytes).ok()) {
     HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, flags.seconds_per_hash));
-    std::set<std::string> seen;
-    for (const hash::VpdqFrame& f : d.frames) {
-      if (f.pdq.quality < 50 || !seen.insert(f.pdq.hash.ToHex()).second) continue;
-      records.push_back(Record(Signal::kPdq, f.pdq.hash, f.pdq.quality, flags.category));
-    }
+    HM_ASSIGN_OR_RETURN(v1::BundleRecord video, VpdqRecord(d, flags.category));
+    records.push_back(std::move(video));
     digests = d.digests;
   } else {
     HM_ASSIGN_OR_RETURN(const ImageDescriptors d, hasher.HashImage(bytes, false));
@@ -253,8 +269,9 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
       "hash",
       "Hash image and video files and folders here, offline, into a descriptor bundle (per "
       "image: PDQ + MD5, SHA-1, SHA-256; per video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV): "
-      "the digests and the PDQ of each distinct frame of quality >= 50 sampled every "
-      "--seconds-per-hash, as Meta's vPDQ samples). Nothing leaves this machine but the bundle, "
+      "the digests and one VPDQ descriptor: the PDQ, quality and timestamp of a frame sampled "
+      "every --seconds-per-hash, as Meta's vPDQ samples). Nothing leaves this machine but the "
+      "bundle, "
       "which holds descriptors "
       "only. Resumable: a rerun with the same --out skips files already hashed (listed in "
       "OUT.sources, which stays here: it holds paths). Exit 0 all hashed, 1 some files failed "

@@ -82,6 +82,7 @@ struct Call {
   std::string method;
   // The earlier of the client's deadline and the server's --max-call-seconds limit.
   std::chrono::system_clock::time_point deadline;
+  double deadline_seconds = 0;  // the server's limit in force, for the error message
   bool deadline_is_servers = false;
   ApiKeyInfo key;
   bool authenticated = false;
@@ -153,7 +154,8 @@ struct Services::Impl {
   }
 
   // Starts the server's time limit for a call, or for the next batch of a stream.
-  void RestartDeadline(Call* call) const;
+  // `seconds`: the limit to apply; 0 means limits.max_call_seconds.
+  void RestartDeadline(Call* call, double seconds = 0) const;
 
   // Checked between the steps of a call: stop work nobody will read.
   grpc::Status CheckDeadline(const Call& call) const;
@@ -173,6 +175,27 @@ struct Services::Impl {
                       google::protobuf::RepeatedPtrField<v1::HashResult>* results);
 
   void AddMatch(Call* call, const index::Match& m, Signal signal, v1::HashResult* r);
+
+  // MatchVideo's work (match_video.cc).
+  grpc::Status RunVideo(Call& call, grpc::ServerReader<v1::MatchVideoChunk>* reader,
+                        v1::MatchVideoResponse* response);
+
+  // Videos being decoded now, bounded by limits.max_concurrent_videos.
+  std::atomic<int> videos_decoding{0};
+  class VideoSlot {
+   public:
+    explicit VideoSlot(Impl* s) : s_(s) {
+      acquired_ = s_->videos_decoding.fetch_add(1) < s_->limits.max_concurrent_videos;
+    }
+    ~VideoSlot() { s_->videos_decoding.fetch_sub(1); }
+    VideoSlot(const VideoSlot&) = delete;
+    VideoSlot& operator=(const VideoSlot&) = delete;
+    bool acquired() const { return acquired_; }
+
+   private:
+    Impl* s_;
+    bool acquired_;
+  };
 };
 
 std::unique_ptr<grpc::Service> MakeIngestService(Services::Impl* s);

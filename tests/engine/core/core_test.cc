@@ -95,5 +95,35 @@ TEST_CASE("status macros propagate errors and values", "[core]") {
   CHECK(check(false).code() == absl::StatusCode::kNotFound);
 }
 
+TEST_CASE("VPDQ values round-trip and malformed ones are refused with the frame index", "[core]") {
+  std::vector<VpdqFeature> frames(3);
+  for (int i = 0; i < 3; ++i) {
+    frames[i].pdq = *ParseHex<Pdq256>(kHex);
+    frames[i].pdq.bytes[0] = static_cast<std::uint8_t>(i);
+    frames[i].quality = 90 + i;
+    frames[i].timestamp_ms = 1000u * i + 70000u * 1000u;  // past 16 bits on purpose
+  }
+  const std::string value = EncodeVpdq(frames);
+  CHECK(value.size() == 1 + 3 * kVpdqFrameBytes);
+  const absl::StatusOr<std::vector<VpdqFeature>> back = DecodeVpdq(value);
+  REQUIRE(back.ok());
+  for (int i = 0; i < 3; ++i) {
+    CHECK((*back)[i].pdq == frames[i].pdq);
+    CHECK((*back)[i].quality == frames[i].quality);
+    CHECK((*back)[i].timestamp_ms == frames[i].timestamp_ms);
+  }
+  const auto error = [](const std::string& v) {
+    return std::string(DecodeVpdq(v).status().message());
+  };
+  CHECK_THAT(error(""), Catch::Contains("not version 1"));
+  CHECK_THAT(error("\x01"), Catch::Contains("positive multiple of 37"));
+  CHECK_THAT(error(value.substr(0, value.size() - 1)), Catch::Contains("positive multiple"));
+  std::string bad_quality = value;
+  bad_quality[1 + kVpdqFrameBytes + 4] = static_cast<char>(101);
+  CHECK_THAT(error(bad_quality), Catch::Contains("frame 1 has quality 101"));
+  std::swap(frames[0], frames[2]);
+  CHECK_THAT(error(EncodeVpdq(frames)), Catch::Contains("frame 1 goes back in time"));
+}
+
 }  // namespace
 }  // namespace hashmatch

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,26 @@ class IngestCliTest(unittest.TestCase):
         r = ingest("verify", truncated, "--pubkey", pub)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, r"record \d+ at byte \d+ is truncated")
+
+
+    def test_video_becomes_one_vpdq_record_plus_digests(self):
+        videos = os.path.join(self.tmp, "videos")
+        os.makedirs(videos)
+        name = "v1-slideshow-320x240-25fps"
+        shutil.copy(os.path.join(ARGS.testdata, "pdq", "videos", name + ".mp4"), videos)
+        r = self.hash(videos)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("4 records (1 files hashed now", r.stdout)
+        r = ingest("show", self.bundle)
+        for signal in ["VPDQ", "MD5", "SHA1", "SHA256"]:
+            self.assertIn(f"records\t{signal}\tA\t1", r.stdout)
+        # The VPDQ value: 0x01, then per frame u32 ms, u8 quality, 32-byte PDQ (the reference's).
+        with open(os.path.join(ARGS.testdata, "pdq", "vpdq", name + ".1s.txt")) as f:
+            want = b"\x01" + b"".join(
+                struct.pack("<IB", round(float(t) * 1000), int(q)) + bytes.fromhex(h)
+                for _, q, h, t in (line.strip().split(",") for line in f if line.strip()))
+        with open(self.bundle, "rb") as f:
+            self.assertIn(want, f.read())
 
 
 def main():

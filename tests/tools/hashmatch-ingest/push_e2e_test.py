@@ -165,6 +165,31 @@ class PushTest(unittest.TestCase):
         self.assertEqual([self.match(os.path.join(folder, image)) for image in EDGE_IMAGES],
                          matched_before)
 
+    def test_video_bundle_push_then_a_reencoded_copy_matches(self):
+        folder = os.path.join(self.tmp, "videos")
+        os.makedirs(folder)
+        source = os.path.join(ARGS.testdata, "pdq", "videos", "v3-unrelated-slideshow-320x240-30fps.mp4")
+        shutil.copy(source, folder)
+        copy = os.path.join(self.tmp, "v3-copy.mkv")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", source, "-vf", "scale=160:120",
+                        "-c:v", "libx264", "-crf", "30", copy], check=True, timeout=120)
+        r = run("hashmatch", "match", copy, *self.connect("ict"))
+        self.assertNotIn("signal=VPDQ", r.stdout)
+        bundle = os.path.join(self.tmp, "videos.bundle")
+        r = run("hashmatch-ingest", "hash", folder, "--out", bundle, "--agency", "Unit 7",
+                "--category", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.sign(bundle)
+        r = self.push(bundle, "police")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported: 4 records", r.stdout)  # VPDQ + the file's three digests
+        r = run("hashmatch", "match", copy, *self.connect("ict"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"signal=VPDQ distance=\d+ category=A video query=100% ")
+        r = run("hashmatch", "match", os.path.join(folder, os.path.basename(source)),
+                *self.connect("ict"))
+        self.assertIn("signal=SHA256 distance=0 category=A file", r.stdout)
+
     def test_ict_candidates_police_verify_then_retract(self):
         folder, bundle = self.image_bundle("flow")
         self.sign(bundle)
