@@ -5,8 +5,12 @@
 // the State pointer). Readers take state_mu for a pointer copy and nothing else.
 #include "index/matcher.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -36,6 +40,7 @@ constexpr std::size_t kCatchUpPage = 20'000;
 // A state with this many changes not yet in a snapshot gets one when the merger is idle.
 constexpr std::int64_t kSnapshotAfterChanges = 10'000;
 constexpr auto kIdleAfter = std::chrono::milliseconds(500);
+constexpr int kMergerNice = 10;
 // Queries a batch worker takes at a time (and scans together when the radius calls for a scan).
 constexpr std::size_t kBatchUnit = 16;
 
@@ -429,6 +434,13 @@ void Matcher::Impl::MergeRun(std::size_t slot, std::size_t first, std::size_t ta
 }
 
 void Matcher::Impl::MergerLoop() {
+  // Merges are background work: at a lower priority (inherited by the build threads it starts),
+  // they take the cores when lookups and ingest leave them idle instead of competing with them.
+  // Nothing waits on a merge: new entries are matchable from the tail meanwhile.
+  errno = 0;
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMergerNice) != 0 && errno != 0) {
+    Log("merger keeps normal priority: setpriority failed");
+  }
   while (true) {
     bool idle = false;
     {

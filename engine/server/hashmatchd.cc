@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -93,31 +94,47 @@ int WaitForStopSignal() {
 constexpr hs::Role kRoles[] = {hs::Role::kPlatform, hs::Role::kIct, hs::Role::kPolice,
                                hs::Role::kAdmin};
 
-// --demo: the public test images as VERIFIED descriptors (idempotent), and one key per role in
-// DIR/demo-keys.json (kept across restarts while its keys still authenticate).
-void LoadDemo(const std::string& images, const std::string& data, hi::Store* store,
+// --demo: the public test images and videos as VERIFIED descriptors (idempotent), and one key
+// per role in DIR/demo-keys.json (kept across restarts while its keys still authenticate).
+void LoadDemo(const std::vector<std::string>& folders, const std::string& data, hi::Store* store,
               hs::KeyTable* keys) {
-  const absl::StatusOr<std::vector<std::string>> files = hashmatch::tools::ListInputFiles({images});
-  if (!files.ok()) Die("--demo-images: " + std::string(files.status().message()));
+  const absl::StatusOr<std::vector<std::string>> files = hashmatch::tools::ListInputFiles(folders);
+  if (!files.ok()) Die("--demo-images/--demo-videos: " + std::string(files.status().message()));
   hashmatch::tools::LocalHasher hasher;
   std::vector<hi::NewDescriptor> items;
-  for (const std::string& file : *files) {
-    const auto d = hasher.HashImageFile(file, false);
-    if (!d.ok()) continue;  // the folder may hold non-images (README, sources)
+  const auto verified = hashmatch::DescriptorStatus::kVerified;
+  const auto add_digests = [&](const hashmatch::hash::Digests& d) {
     const auto bytes = [](const auto& h) {
       return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
     };
-    const auto verified = hashmatch::DescriptorStatus::kVerified;
-    items.push_back(
-        {hashmatch::Signal::kPdq, bytes(d->pdq.hash), d->pdq.quality, "demo", verified});
-    items.push_back({hashmatch::Signal::kMd5, bytes(d->digests.md5), -1, "demo", verified});
-    items.push_back({hashmatch::Signal::kSha1, bytes(d->digests.sha1), -1, "demo", verified});
-    items.push_back({hashmatch::Signal::kSha256, bytes(d->digests.sha256), -1, "demo", verified});
+    items.push_back({hashmatch::Signal::kMd5, bytes(d.md5), -1, "demo", verified});
+    items.push_back({hashmatch::Signal::kSha1, bytes(d.sha1), -1, "demo", verified});
+    items.push_back({hashmatch::Signal::kSha256, bytes(d.sha256), -1, "demo", verified});
+  };
+  for (const std::string& file : *files) {
+    absl::StatusOr<std::vector<std::uint8_t>> bytes =
+        hashmatch::tools::ReadFileBounded(file, std::size_t{64} << 20);
+    if (!bytes.ok()) continue;
+    if (hashmatch::media::ProbeVideo(*bytes).ok()) {
+      const auto d = hasher.HashVideo(*bytes, 1.0);
+      if (!d.ok() || d->frames.empty()) continue;
+      items.push_back({hashmatch::Signal::kVpdq,
+                       hashmatch::EncodeVpdq(hashmatch::tools::Features(*d)), -1, "demo",
+                       verified});
+      add_digests(d->digests);
+      continue;
+    }
+    const auto d = hasher.HashImage(*bytes, false);
+    if (!d.ok()) continue;  // the folder may hold non-images (README, sources)
+    items.push_back({hashmatch::Signal::kPdq,
+                     std::string(reinterpret_cast<const char*>(d->pdq.hash.bytes.data()), 32),
+                     d->pdq.quality, "demo", verified});
+    add_digests(d->digests);
   }
   const auto added = store->Add({"demo", "", "hashmatchd --demo", ""}, items);
   if (!added.ok()) Die("--demo: " + std::string(added.status().message()));
   Log("info", "demo descriptors: " + std::to_string(items.size()) + " from " +
-                  std::to_string(files->size()) + " files in " + images);
+                  std::to_string(files->size()) + " files");
 
   const std::string path = data + "/demo-keys.json";
   if (std::filesystem::exists(path)) {
@@ -203,6 +220,7 @@ int main(int argc, char** argv) {
       "proto/hashmatch/v1).\nStores descriptors only, never media."};
   std::string data = "hashmatch-data", listen = "127.0.0.1:50051";
   std::string tls_cert, tls_key, tls_client_ca, demo_images, metrics_listen;
+  std::optional<std::string> demo_videos;
   int max_message_bytes = 0;
   std::int64_t max_bundle_bytes = std::int64_t{1} << 30;
   bool insecure = false, demo = false;
@@ -217,10 +235,12 @@ int main(int argc, char** argv) {
   app.add_option("--tls-client-ca", tls_client_ca, "PEM CA bundle: require client certificates");
   app.add_flag("--insecure", insecure, "Allow a non-loopback listener without TLS");
   app.add_flag("--demo", demo,
-               "Load the public test images as VERIFIED descriptors and write one API key per "
-               "role to DATA/demo-keys.json");
+               "Load the public test images and videos as VERIFIED descriptors (videos as VPDQ) "
+               "and write one API key per role to DATA/demo-keys.json");
   app.add_option("--demo-images", demo_images, "Images for --demo")
       ->default_str("../shared/testdata/pdq/images beside the source tree");
+  app.add_option("--demo-videos", demo_videos, "Videos for --demo (stored as VPDQ); '' for none")
+      ->default_str("../shared/testdata/pdq/videos beside the source tree");
   app.add_option("--max-batch", limits.max_batch, "Most hashes per MatchHashes / per ingest batch")
       ->capture_default_str();
   app.add_option("--max-image-bytes", limits.max_image_bytes, "Largest image for MatchMedia")
@@ -290,7 +310,10 @@ int main(int argc, char** argv) {
   if (demo) {
     if (demo_images.empty())
       demo_images = std::string(HM_SOURCE_DIR) + "/../shared/testdata/pdq/images";
-    LoadDemo(demo_images, data, store->get(), keys->get());
+    if (!demo_videos) demo_videos = std::string(HM_SOURCE_DIR) + "/../shared/testdata/pdq/videos";
+    std::vector<std::string> folders = {demo_images};
+    if (!demo_videos->empty()) folders.push_back(*demo_videos);
+    LoadDemo(folders, data, store->get(), keys->get());
   }
 
   hs::Services services(store->get(), keys->get(), audit->get(), bundles->get(), limits);

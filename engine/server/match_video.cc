@@ -169,10 +169,7 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     c->set_sha256(Raw(d->digests.sha256));
     digests = {ParsedHash{Signal::kSha256, c->sha256()}, ParsedHash{Signal::kSha1, c->sha1()},
                ParsedHash{Signal::kMd5, c->md5()}};
-    for (const hash::VpdqFrame& f : d->frames) {
-      q.frames.push_back({f.pdq.hash, f.pdq.quality,
-                          static_cast<std::uint32_t>(std::llround(f.timestamp_seconds * 1000))});
-    }
+    q.frames = tools::Features(*d);
     std::string().swap(q.file);  // the media is gone before any lookup
   }
   if (grpc::Status s = CheckDeadline(call); !s.ok()) return s;

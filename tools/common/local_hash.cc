@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +113,16 @@ class VpdqSink final : public media::VideoSink {
 };
 
 }  // namespace
+
+std::vector<VpdqFeature> Features(const VideoDescriptors& video) {
+  std::vector<VpdqFeature> out;
+  out.reserve(video.frames.size());
+  for (const hash::VpdqFrame& f : video.frames) {
+    out.push_back({f.pdq.hash, f.pdq.quality,
+                   static_cast<std::uint32_t>(std::llround(f.timestamp_seconds * 1000))});
+  }
+  return out;
+}
 
 absl::StatusOr<VideoDescriptors> LocalHasher::HashVideo(std::span<const std::uint8_t> bytes,
                                                         double seconds_per_hash) {

@@ -44,6 +44,10 @@ struct VideoDescriptors {
   hash::Digests digests;                // of the whole file
 };
 
+// The sampled frames as VPDQ features (timestamps rounded to milliseconds): what a VPDQ value
+// (engine/core EncodeVpdq) holds and what video matching takes.
+std::vector<VpdqFeature> Features(const VideoDescriptors& video);
+
 class LocalHasher {
  public:
   explicit LocalHasher(media::ImageLimits limits = {}, media::VideoLimits video_limits = {})

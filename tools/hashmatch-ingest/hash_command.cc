@@ -53,11 +53,7 @@ v1::BundleRecord Record(Signal signal, const auto& value, int quality,
 absl::StatusOr<v1::BundleRecord> VpdqRecord(const VideoDescriptors& d,
                                             const std::string& category) {
   if (d.frames.empty()) return absl::InvalidArgumentError("video: no frame was sampled");
-  std::vector<VpdqFeature> frames;
-  for (const hash::VpdqFrame& f : d.frames) {
-    frames.push_back({f.pdq.hash, f.pdq.quality,
-                      static_cast<std::uint32_t>(std::llround(f.timestamp_seconds * 1000))});
-  }
+  const std::vector<VpdqFeature> frames = Features(d);
   v1::BundleRecord r;
   r.mutable_hash()->set_signal(v1::SIGNAL_VPDQ);
   r.mutable_hash()->set_raw(EncodeVpdq(frames));

@@ -313,7 +313,8 @@ class HashmatchdTest(unittest.TestCase):
             self.assertIn('hashmatch_rpc_latency_seconds_bucket{method="/hashmatch.v1.'
                           'MatchService/MatchHashes",le="+Inf"} 1', lines)
             self.assertIn("hashmatch_ready 1", lines)
-            self.assertIn("hashmatch_index_entries 176", lines)
+            # 44 images x 4 signals, and 4 videos x 3 digests plus their distinct VPDQ frames.
+            self.assertIn("hashmatch_index_entries 216", lines)
             self.assertIn("# TYPE hashmatch_rpc_latency_seconds histogram", lines)
             # No key, hash or case data on the endpoint.
             self.assertNotIn(server.keys["platform"], text)
