@@ -87,11 +87,16 @@ struct VideoLimits {
   int max_side = 8192;                       // width and height each
   std::uint64_t max_pixels = 40'000'000;     // width * height
   double max_duration_seconds = 4 * 3600.0;  // as the container states it
-  std::int64_t max_frames = 1'000'000;       // decoded frames
+  std::int64_t max_frames = 1'000'000;       // frames in the stream (packets read)
   double max_decode_seconds = 1800;          // wall time of the whole decode
-  // Not a limit: FFmpeg decoder threads (frame + slice threading); 0 = one per core. The caller's
-  // thread converts and hashes sampled frames while these decode the next ones.
+  // Not a limit: FFmpeg decoder threads (frame + slice threading); 0 = one per core. Besides
+  // these, one thread converts sampled frames to RGB and hands them to the sink.
   int decoder_threads = 0;
+  // Not a limit: H.264/HEVC decoders skip the non-reference frames the sink does not want (at 1
+  // sample per second, about half the frames of a typical stream). Frame numbers and sampled
+  // pixels stay those of a full decode; a stream where that cannot be shown (frames without
+  // timestamps, edit-list trimming, damaged packets) is decoded again in full.
+  bool skip_unwanted_frames = true;
 };
 
 struct VideoInfo {
@@ -117,16 +122,20 @@ struct VideoFrame {
 class VideoSink {
  public:
   virtual ~VideoSink() = default;
-  // Called once, before any frame; an error stops decoding and is returned.
+  // Called before the first frame; an error stops decoding and is returned. Called again when
+  // decoding restarts from the beginning (see skip_unwanted_frames): drop the frames received.
   virtual absl::Status Start(const VideoInfo& info) = 0;
-  // Whether frame `number` is needed (the others are decoded but never converted to RGB).
+  // Whether frame `number` is needed (the others are never converted to RGB, and may not be
+  // decoded). Must depend on `number` alone.
   virtual bool Wants(std::int64_t number) = 0;
+  // Called on a thread of the decoder's (one at a time, in order) while decoding goes on; Start
+  // and Wants are called on the caller's.
   virtual absl::Status Frame(const VideoFrame& frame) = 0;
 };
 
 // Demuxes and decodes the first video stream of `bytes`. InvalidArgument (naming the defect or
 // the limit) for empty, unknown, truncated or corrupt input, or input over a limit; a sink error
-// is returned as is. Returns the number of frames decoded.
+// is returned as is. Returns the number of frames in the stream.
 [[nodiscard]] absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
                                                        const VideoLimits& limits, VideoSink& sink);
 

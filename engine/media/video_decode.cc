@@ -1,12 +1,12 @@
-// Video decoding from memory with libavformat/libavcodec/libswscale (media.h). Every FFmpeg
-// object is owned by a unique_ptr with its FFmpeg destructor; the only I/O is the read callback
-// over the caller's buffer.
+// Video decoding from memory with libavformat/libavcodec (media.h). Every FFmpeg object is owned
+// by a unique_ptr with its FFmpeg destructor; the only I/O is the read callback over the caller's
+// buffer. Which packets may go undecoded: internal/frame_skip.h; RGB conversion (libswscale) and
+// hand-over to the sink on a thread of its own: internal/frame_pipeline.h.
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
-#include <libswscale/swscale.h>
 }
 
 #include <algorithm>
@@ -14,10 +14,13 @@ extern "C" {
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/core.h"
+#include "engine/media/internal/frame_pipeline.h"
+#include "engine/media/internal/frame_skip.h"
 #include "engine/media/media.h"
 
 namespace hashmatch::media {
@@ -40,9 +43,6 @@ struct FrameFree {
 };
 struct PacketFree {
   void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsFree {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
 
 // The caller's bytes as an AVIOContext source.
@@ -125,36 +125,6 @@ absl::Status CheckSize(int width, int height, const VideoLimits& limits) {
   return absl::OkStatus();
 }
 
-// Converts decoded frames to RGB24 at their own size, re-creating the scaler when the size or
-// pixel format changes mid-stream.
-class RgbConverter {
- public:
-  absl::StatusOr<VideoFrame> Convert(const AVFrame& frame, std::int64_t number) {
-    if (!sws_ || frame.width != width_ || frame.height != height_ || frame.format != format_) {
-      width_ = frame.width;
-      height_ = frame.height;
-      format_ = frame.format;
-      sws_.reset(sws_getContext(width_, height_, static_cast<AVPixelFormat>(format_), width_,
-                                height_, AV_PIX_FMT_RGB24, SWS_AREA, nullptr, nullptr, nullptr));
-      if (!sws_) return Invalid("cannot convert this pixel format to RGB");
-      stride_ = static_cast<std::size_t>(width_) * 3;
-      rgb_.resize(stride_ * static_cast<std::size_t>(height_));
-    }
-    std::uint8_t* planes[1] = {rgb_.data()};
-    const int strides[1] = {static_cast<int>(stride_)};
-    if (sws_scale(sws_.get(), frame.data, frame.linesize, 0, height_, planes, strides) != height_) {
-      return Invalid(absl::StrCat("frame ", number, " could not be converted"));
-    }
-    return VideoFrame{number, width_, height_, stride_, rgb_};
-  }
-
- private:
-  std::unique_ptr<SwsContext, SwsFree> sws_;
-  int width_ = 0, height_ = 0, format_ = -1;
-  std::size_t stride_ = 0;
-  std::vector<std::uint8_t> rgb_;
-};
-
 }  // namespace
 
 const char* ContainerName(VideoContainer container) {
@@ -190,17 +160,16 @@ absl::StatusOr<VideoContainer> ProbeVideo(std::span<const std::uint8_t> b) {
                              "FLV)");
 }
 
-absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
-                                         const VideoLimits& limits, VideoSink& sink) {
-  static std::once_flag quiet;
-  std::call_once(quiet, [] { av_log_set_level(AV_LOG_QUIET); });  // errors come back as statuses
-  if (bytes.size() > limits.max_bytes) {
-    return Invalid(absl::StrCat(bytes.size(), " bytes exceeds the limit of ", limits.max_bytes));
-  }
-  absl::StatusOr<VideoContainer> container = ProbeVideo(bytes);
-  if (!container.ok()) return container.status();
-  const auto start = std::chrono::steady_clock::now();
+namespace {
 
+// One decode of the whole stream. With `skip_unwanted`, H.264/HEVC decoders skip the non-reference
+// frames the sink does not want (internal/frame_skip.h); nullopt then means the stream did not
+// allow it and must be decoded again in full.
+absl::StatusOr<std::optional<std::int64_t>> DecodePass(std::span<const std::uint8_t> bytes,
+                                                       VideoContainer container,
+                                                       const VideoLimits& limits, VideoSink& sink,
+                                                       std::chrono::steady_clock::time_point start,
+                                                       bool skip_unwanted) {
   MemoryInput input{bytes};
   constexpr int kIoBuffer = 64 << 10;
   auto* io_buffer = static_cast<std::uint8_t*>(av_malloc(kIoBuffer));
@@ -215,7 +184,7 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
   if (raw_format == nullptr) return absl::ResourceExhaustedError("video: out of memory");
   raw_format->pb = io.get();
   raw_format->flags |= AVFMT_FLAG_CUSTOM_IO;
-  const char* demuxer = DemuxerName(*container);
+  const char* demuxer = DemuxerName(container);
   AVDictionary* options = nullptr;
   av_dict_set(&options, "format_whitelist", demuxer, 0);
   av_dict_set(&options, "protocol_whitelist", "", 0);  // nothing may open another input
@@ -240,7 +209,7 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
     return Invalid(absl::StrCat("no decoder for codec ", avcodec_get_name(par->codec_id)));
   }
 
-  VideoInfo info{*container, codec->name, par->width, par->height, 0, 0};
+  VideoInfo info{container, codec->name, par->width, par->height, 0, 0};
   AVRational rate = stream->avg_frame_rate;
   if (rate.num == 0 || rate.den == 0) rate = stream->r_frame_rate;
   if (rate.num <= 0 || rate.den <= 0) return Invalid("the video stream has no frame rate");
@@ -260,21 +229,34 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
     return Invalid(absl::StrCat("cannot open the ", codec->name, " decoder: ", AvError(rc)));
   }
   HM_RETURN_IF_ERROR(sink.Start(info));
+  // The decoders whose skip_frame = AVDISCARD_NONREF drops exactly the non-reference frames.
+  std::optional<internal::FrameSkipPlan> plan;
+  if (skip_unwanted && (par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_HEVC)) {
+    plan.emplace([&sink](std::int64_t number) { return sink.Wants(number); });
+  }
+  constexpr std::optional<std::int64_t> kDecodeInFull;
 
   std::unique_ptr<AVPacket, PacketFree> packet(av_packet_alloc());
   std::unique_ptr<AVFrame, FrameFree> frame(av_frame_alloc());
   if (!packet || !frame) return absl::ResourceExhaustedError("video: out of memory");
-  RgbConverter converter;
+  internal::FramePipeline pipeline(sink);  // after `decoder`: gone before it
   std::int64_t decoded = 0;
+  bool plan_failed = false;
   // Drains the decoder's ready frames into the sink.
   const auto drain = [&]() -> absl::Status {
-    while (true) {
+    while (!plan_failed) {
       const int got = avcodec_receive_frame(decoder.get(), frame.get());
       if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return absl::OkStatus();
       if (got < 0) return Invalid(absl::StrCat("frame ", decoded, ": ", AvError(got)));
-      const std::int64_t number = decoded++;
-      if (decoded > limits.max_frames) {
-        return Invalid(absl::StrCat("more than ", limits.max_frames, " frames"));
+      std::int64_t number = decoded++;
+      if (plan) {
+        const std::optional<std::int64_t> ranked =
+            frame->pts == AV_NOPTS_VALUE ? std::nullopt : plan->Output(frame->pts);
+        if (!ranked) {
+          plan_failed = true;
+          break;
+        }
+        number = *ranked;
       }
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -284,34 +266,48 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
       }
       if (sink.Wants(number)) {
         HM_RETURN_IF_ERROR(CheckSize(frame->width, frame->height, limits));
-        absl::StatusOr<VideoFrame> rgb = converter.Convert(*frame, number);
-        if (!rgb.ok()) return rgb.status();
-        HM_RETURN_IF_ERROR(sink.Frame(*rgb));
+        HM_RETURN_IF_ERROR(pipeline.Push(*frame, number));
       }
       av_frame_unref(frame.get());
     }
+    return absl::OkStatus();
   };
   std::int64_t packets = 0;
   double data_end_seconds = 0;
   const std::int64_t stream_start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
   while ((rc = av_read_frame(format.get(), packet.get())) >= 0) {
-    if (packet->stream_index == first) {
-      ++packets;
-      if (packet->pts != AV_NOPTS_VALUE) {
-        const double end = static_cast<double>(packet->pts + packet->duration - stream_start) *
-                           av_q2d(stream->time_base);
-        data_end_seconds = std::max(data_end_seconds, end);
-      }
-      const int sent = avcodec_send_packet(decoder.get(), packet.get());
+    if (packet->stream_index != first) {
       av_packet_unref(packet.get());
-      // A damaged packet is skipped, as players do; the frames around it still count.
-      if (sent < 0 && sent != AVERROR_INVALIDDATA) {
-        return Invalid(absl::StrCat("frame ", decoded, ": ", AvError(sent)));
-      }
-      HM_RETURN_IF_ERROR(drain());
-    } else {
-      av_packet_unref(packet.get());
+      continue;
     }
+    if (++packets > limits.max_frames) {
+      return Invalid(absl::StrCat("more than ", limits.max_frames, " frames"));
+    }
+    // AVI stores no presentation times when there are B-frames: its decode times do as well.
+    const std::int64_t stamp = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+    if (stamp != AV_NOPTS_VALUE) {
+      const double end =
+          static_cast<double>(stamp + packet->duration - stream_start) * av_q2d(stream->time_base);
+      data_end_seconds = std::max(data_end_seconds, end);
+    }
+    if (plan) {
+      // Trimmed (discard-flagged) or unstamped packets leave no pts rank to number frames by.
+      if (packet->pts == AV_NOPTS_VALUE || (packet->flags & AV_PKT_FLAG_DISCARD) != 0 ||
+          !plan->AddPacket(packet->pts)) {
+        return kDecodeInFull;
+      }
+      decoder->skip_frame = plan->MaySkip(packet->pts) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    }
+    const int sent = avcodec_send_packet(decoder.get(), packet.get());
+    av_packet_unref(packet.get());
+    // A damaged packet is skipped, as players do; the frames around it still count (in output
+    // order, which only a full decode reproduces).
+    if (sent < 0 && sent != AVERROR_INVALIDDATA) {
+      return Invalid(absl::StrCat("frame ", decoded, ": ", AvError(sent)));
+    }
+    if (sent < 0 && plan) return kDecodeInFull;
+    HM_RETURN_IF_ERROR(drain());
+    if (plan_failed) return kDecodeInFull;
   }
   // A demuxer error before the end (the index points past the data, a damaged header) means the
   // file is truncated or corrupt: hashing only its readable start would under-report it.
@@ -333,8 +329,31 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
                                 " s of ", absl::SixDigits(info.duration_seconds), " s"));
   }
   if (avcodec_send_packet(decoder.get(), nullptr) >= 0) HM_RETURN_IF_ERROR(drain());
+  HM_RETURN_IF_ERROR(pipeline.Finish());
+  if (plan_failed || (plan && !plan->Consistent())) return kDecodeInFull;
   if (decoded == 0) return Invalid("no frame could be decoded (truncated or corrupt)");
-  return decoded;
+  return plan ? plan->packets() : decoded;
+}
+
+}  // namespace
+
+absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
+                                         const VideoLimits& limits, VideoSink& sink) {
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { av_log_set_level(AV_LOG_QUIET); });  // errors come back as statuses
+  if (bytes.size() > limits.max_bytes) {
+    return Invalid(absl::StrCat(bytes.size(), " bytes exceeds the limit of ", limits.max_bytes));
+  }
+  absl::StatusOr<VideoContainer> container = ProbeVideo(bytes);
+  if (!container.ok()) return container.status();
+  const auto start = std::chrono::steady_clock::now();  // one decode-time budget for both passes
+  for (const bool skip_unwanted : {limits.skip_unwanted_frames, false}) {
+    HM_ASSIGN_OR_RETURN(const std::optional<std::int64_t> frames,
+                        DecodePass(bytes, *container, limits, sink, start, skip_unwanted));
+    if (frames) return *frames;
+    if (!skip_unwanted) break;
+  }
+  return absl::InternalError("video: the full decode asked to be repeated");
 }
 
 }  // namespace hashmatch::media

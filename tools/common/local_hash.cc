@@ -85,7 +85,7 @@ absl::StatusOr<ImageDescriptors> LocalHasher::HashImageFile(const std::string& p
 
 namespace {
 
-// Hashes the sampled frames as they are decoded.
+// Hashes the sampled frames as engine/media hands them over (on its frame thread).
 class VpdqSink final : public media::VideoSink {
  public:
   VpdqSink(hash::PdqHasher* hasher, double seconds_per_hash, VideoDescriptors* out)
@@ -93,6 +93,7 @@ class VpdqSink final : public media::VideoSink {
 
   absl::Status Start(const media::VideoInfo& info) override {
     out_->info = info;
+    out_->frames.clear();  // decoding restarted
     frame_mod_ = hash::VpdqFrameMod(info.frame_rate, seconds_per_hash_);
     return absl::OkStatus();
   }
@@ -127,9 +128,16 @@ std::vector<VpdqFeature> Features(const VideoDescriptors& video) {
 absl::StatusOr<VideoDescriptors> LocalHasher::HashVideo(std::span<const std::uint8_t> bytes,
                                                         double seconds_per_hash) {
   VideoDescriptors out;
+  // The digests on a thread of their own, in the time the decoder's threads leave idle.
+  absl::StatusOr<hash::Digests> digests;
+  std::jthread digest_thread([&] { digests = hash::ComputeDigests(bytes); });
   VpdqSink sink(&video_pdq_, seconds_per_hash, &out);
-  HM_ASSIGN_OR_RETURN(out.decoded_frames, media::DecodeVideo(bytes, video_limits_, sink));
-  HM_ASSIGN_OR_RETURN(out.digests, hash::ComputeDigests(bytes));
+  const absl::StatusOr<std::int64_t> decoded = media::DecodeVideo(bytes, video_limits_, sink);
+  digest_thread.join();
+  if (!decoded.ok()) return decoded.status();
+  if (!digests.ok()) return digests.status();
+  out.decoded_frames = *decoded;
+  out.digests = *digests;
   return out;
 }
 

@@ -63,7 +63,8 @@ class LocalHasher {
                                                                bool dihedral);
 
   // Decodes a video from memory and hashes one frame per `seconds_per_hash` (0: every frame) as
-  // Meta's vPDQ does, plus the file's digests. Memory follows a few frames, not the video.
+  // Meta's vPDQ does, plus the file's digests. Memory follows a few frames, not the video. Frames
+  // are hashed, and the digests computed, on threads of their own while decoding goes on.
   [[nodiscard]] absl::StatusOr<VideoDescriptors> HashVideo(std::span<const std::uint8_t> bytes,
                                                            double seconds_per_hash);
 
