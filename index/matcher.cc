@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -437,8 +436,7 @@ void Matcher::Impl::MergerLoop() {
   // Merges are background work: at a lower priority (inherited by the build threads it starts),
   // they take the cores when lookups and ingest leave them idle instead of competing with them.
   // Nothing waits on a merge: new entries are matchable from the tail meanwhile.
-  errno = 0;
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMergerNice) != 0 && errno != 0) {
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMergerNice) != 0) {
     Log("merger keeps normal priority: setpriority failed");
   }
   while (true) {

@@ -347,13 +347,14 @@ absl::StatusOr<std::int64_t> DecodeVideo(std::span<const std::uint8_t> bytes,
   absl::StatusOr<VideoContainer> container = ProbeVideo(bytes);
   if (!container.ok()) return container.status();
   const auto start = std::chrono::steady_clock::now();  // one decode-time budget for both passes
-  for (const bool skip_unwanted : {limits.skip_unwanted_frames, false}) {
-    HM_ASSIGN_OR_RETURN(const std::optional<std::int64_t> frames,
-                        DecodePass(bytes, *container, limits, sink, start, skip_unwanted));
-    if (frames) return *frames;
-    if (!skip_unwanted) break;
+  HM_ASSIGN_OR_RETURN(
+      std::optional<std::int64_t> frames,
+      DecodePass(bytes, *container, limits, sink, start, limits.skip_unwanted_frames));
+  if (!frames) {  // the fast path was given up
+    HM_ASSIGN_OR_RETURN(frames, DecodePass(bytes, *container, limits, sink, start, false));
   }
-  return absl::InternalError("video: the full decode asked to be repeated");
+  if (!frames) return absl::InternalError("video: a full decode asked to be repeated");
+  return *frames;
 }
 
 }  // namespace hashmatch::media

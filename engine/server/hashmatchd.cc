@@ -103,20 +103,20 @@ void LoadDemo(const std::vector<std::string>& folders, const std::string& data, 
   hashmatch::tools::LocalHasher hasher;
   std::vector<hi::NewDescriptor> items;
   const auto verified = hashmatch::DescriptorStatus::kVerified;
+  const auto bytes = [](const auto& h) {
+    return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
+  };
   const auto add_digests = [&](const hashmatch::hash::Digests& d) {
-    const auto bytes = [](const auto& h) {
-      return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
-    };
     items.push_back({hashmatch::Signal::kMd5, bytes(d.md5), -1, "demo", verified});
     items.push_back({hashmatch::Signal::kSha1, bytes(d.sha1), -1, "demo", verified});
     items.push_back({hashmatch::Signal::kSha256, bytes(d.sha256), -1, "demo", verified});
   };
   for (const std::string& file : *files) {
-    absl::StatusOr<std::vector<std::uint8_t>> bytes =
+    const absl::StatusOr<std::vector<std::uint8_t>> content =
         hashmatch::tools::ReadFileBounded(file, std::size_t{64} << 20);
-    if (!bytes.ok()) continue;
-    if (hashmatch::media::ProbeVideo(*bytes).ok()) {
-      const auto d = hasher.HashVideo(*bytes, 1.0);
+    if (!content.ok()) continue;
+    if (hashmatch::media::ProbeVideo(*content).ok()) {
+      const auto d = hasher.HashVideo(*content, 1.0);
       if (!d.ok() || d->frames.empty()) continue;
       items.push_back({hashmatch::Signal::kVpdq,
                        hashmatch::EncodeVpdq(hashmatch::tools::Features(*d)), -1, "demo",
@@ -124,11 +124,10 @@ void LoadDemo(const std::vector<std::string>& folders, const std::string& data, 
       add_digests(d->digests);
       continue;
     }
-    const auto d = hasher.HashImage(*bytes, false);
+    const auto d = hasher.HashImage(*content, false);
     if (!d.ok()) continue;  // the folder may hold non-images (README, sources)
-    items.push_back({hashmatch::Signal::kPdq,
-                     std::string(reinterpret_cast<const char*>(d->pdq.hash.bytes.data()), 32),
-                     d->pdq.quality, "demo", verified});
+    items.push_back(
+        {hashmatch::Signal::kPdq, bytes(d->pdq.hash), d->pdq.quality, "demo", verified});
     add_digests(d->digests);
   }
   const auto added = store->Add({"demo", "", "hashmatchd --demo", ""}, items);
