@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -63,8 +64,24 @@ class SqliteAuditLog final : public AuditLog {
     {
       std::lock_guard lock(queue_mu_);
       queue_.push_back({std::move(record), std::move(done)});
+      ++acknowledged_queued_;
     }
     queued_.notify_one();
+  }
+
+  absl::Status AppendUnacknowledged(AuditRecord record) override {
+    absl::Status failing;
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back({std::move(record), nullptr});
+      failing = unacknowledged_failure_;
+      // An idle writer is woken by the first record, then gathers until an acknowledged record,
+      // a full group or the flush time: one wake-up per group, not per record.
+      wake = queue_.size() == 1 || queue_.size() >= kMaxGroup;
+    }
+    if (wake) queued_.notify_one();
+    return failing;
   }
 
   ~SqliteAuditLog() override {
@@ -117,23 +134,47 @@ class SqliteAuditLog final : public AuditLog {
 
   struct Pending {
     AuditRecord record;
-    std::function<void(const absl::Status&)> done;
+    std::function<void(const absl::Status&)> done;  // empty: AppendUnacknowledged
   };
 
   void WriteLoop() {
+    const auto commit_now = [&] {
+      return stopping_ || acknowledged_queued_ > 0 || queue_.size() >= kMaxGroup;
+    };
     std::vector<Pending> group;
     while (true) {
       {
         std::unique_lock lock(queue_mu_);
         queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything is written
+        // Only unacknowledged records: let more gather, up to the flush time.
+        queued_.wait_for(lock, std::chrono::milliseconds(kUnacknowledgedFlushMs), commit_now);
         const std::size_t take = std::min(queue_.size(), kMaxGroup);
         group.assign(std::make_move_iterator(queue_.begin()),
                      std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(take)));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+        acknowledged_queued_ -= std::count_if(group.begin(), group.end(),
+                                              [](const Pending& p) { return p.done != nullptr; });
       }
       const absl::Status status = WriteGroup(group);
-      for (Pending& p : group) p.done(status);
+      std::int64_t unacknowledged = 0;
+      for (Pending& p : group) {
+        if (p.done) {
+          p.done(status);
+        } else {
+          ++unacknowledged;
+        }
+      }
+      if (unacknowledged > 0) {
+        std::lock_guard lock(queue_mu_);
+        unacknowledged_failure_ =
+            status.ok()
+                ? absl::OkStatus()
+                : absl::Status(status.code(),
+                               absl::StrCat("the audit log could not be written (", unacknowledged,
+                                            " answered lookups unrecorded): ",
+                                            std::string(status.message())));
+      }
       group.clear();
     }
   }
@@ -170,6 +211,8 @@ class SqliteAuditLog final : public AuditLog {
   std::mutex queue_mu_;
   std::condition_variable queued_;
   std::deque<Pending> queue_;
+  std::int64_t acknowledged_queued_ = 0;  // queued records with a `done`
+  absl::Status unacknowledged_failure_;   // of the newest commit holding unacknowledged records
   bool stopping_ = false;
   std::thread writer_;
 

@@ -36,6 +36,9 @@ struct AuditVerification {
 
 class AuditLog {
  public:
+  // Longest a record queued by AppendUnacknowledged waits for its commit.
+  static constexpr int kUnacknowledgedFlushMs = 5;
+
   virtual ~AuditLog() = default;
   // Queues `record`; `done` runs on the log's writer thread once the commit holding it is in the
   // WAL (it survives the process being killed; see the .cc for power loss), or with the error
@@ -44,6 +47,14 @@ class AuditLog {
   virtual void AppendAsync(AuditRecord record, std::function<void(const absl::Status&)> done) = 0;
   // AppendAsync, waiting for the commit.
   absl::Status Append(AuditRecord record);
+  // Queues `record` without an acknowledgement, for calls that change nothing (lookups) and are
+  // answered before their record is durable: it is committed, in queue order, within
+  // kUnacknowledgedFlushMs together with whatever else is queued. Waking the writer and waiting
+  // for it per call cost more than the lookup itself (bench_service). So a crash loses at most the
+  // records of the last few milliseconds of lookups. Fails closed: while the newest commit of such
+  // records has failed, returns that error (the record is still queued) and the caller must not
+  // answer.
+  virtual absl::Status AppendUnacknowledged(AuditRecord record) = 0;
   virtual absl::StatusOr<AuditVerification> Verify() = 0;
 };
 

@@ -30,6 +30,9 @@ struct ServiceLimits {
   double max_video_seconds = 600;  // MatchVideo's deadline after the upload (decode + lookups)
   double default_rate_per_second = 200;  // per key, when the key sets none; burst = 2 s worth
   double max_call_seconds = 30;          // per unary call and per AddDescriptors batch
+  // MatchService calls are answered once their audit record is queued (committed within a few
+  // milliseconds, AuditLog::AppendUnacknowledged); true: after its commit, like every other call.
+  bool audit_commit_lookups = false;
 };
 
 // The three services. The matcher may be attached after the server starts (index loading):

@@ -114,7 +114,9 @@ struct Services::Impl {
   grpc::Status Begin(grpc::ServerContextBase* context, Call* call);
 
   // One RPC: authenticate and authorise, run, audit. `answer` gets the status once the audit
-  // record is committed (on the audit log's thread): no answer goes out unaudited.
+  // record is committed (on the audit log's thread), or for lookups (MatchService, unless
+  // limits.audit_commit_lookups) once it is queued: see AuditLog::AppendUnacknowledged. Either
+  // way an audit log that cannot be written turns the answer into INTERNAL.
   template <typename Run>
   void ServeAsync(grpc::ServerContextBase* context, const char* method, Run run,
                   std::function<void(const grpc::Status&)> answer) {
@@ -130,19 +132,27 @@ struct Services::Impl {
                        CodeName(status.error_code()),
                        call.items,
                        std::move(call.descriptor_ids)};
-    audit->AppendAsync(
-        std::move(record), [this, start, method, status = std::move(status),
-                            answer = std::move(answer)](const absl::Status& audited) {
-          const grpc::Status final_status =
-              audited.ok() ? status
-                           : grpc::Status(grpc::StatusCode::INTERNAL,
-                                          "the audit log could not be written; the call was not "
-                                          "completed");
-          metrics.RecordCall(
-              method, final_status.error_code(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-          answer(final_status);
-        });
+    auto finish = [this, start, method, status = std::move(status),
+                   answer = std::move(answer)](const absl::Status& audited) {
+      const grpc::Status final_status =
+          audited.ok() ? status
+                       : grpc::Status(grpc::StatusCode::INTERNAL,
+                                      "the audit log could not be written; the call was not "
+                                      "completed");
+      metrics.RecordCall(
+          method, final_status.error_code(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      answer(final_status);
+    };
+    if (!limits.audit_commit_lookups && IsLookup(method)) {
+      finish(audit->AppendUnacknowledged(std::move(record)));
+    } else {
+      audit->AppendAsync(std::move(record), std::move(finish));
+    }
+  }
+
+  static bool IsLookup(std::string_view method) {
+    return method.rfind("/hashmatch.v1.MatchService/", 0) == 0;
   }
 
   // ServeAsync for the sync API: waits for the audit commit.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -118,6 +119,93 @@ TEST_CASE("concurrent and queued appends all land in one intact chain, in queue 
       *sqlite::Statement::Prepare(db.get(), "SELECT record FROM audit ORDER BY seq DESC LIMIT 1");
   REQUIRE(*last.Step());
   CHECK(last.Text(0).find(absl::StrCat("\t", kAsync - 1, "\t")) != std::string::npos);
+}
+
+}  // namespace
+}  // namespace hashmatch::server
+
+namespace hashmatch::server {
+namespace {
+
+std::int64_t CommittedRecords(const std::string& path) {
+  auto db = *sqlite::OpenSqlite(path);
+  auto count = *sqlite::Statement::Prepare(db.get(), "SELECT count(*) FROM audit");
+  REQUIRE(*count.Step());
+  return count.Int(0);
+}
+
+// Polls for up to 2 s: the flush is due after AuditLog::kUnacknowledgedFlushMs.
+bool EventuallyCommitted(const std::string& path, std::int64_t records) {
+  for (int i = 0; i < 400; ++i) {
+    if (CommittedRecords(path) == records) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST_CASE("unacknowledged records are committed within the flush time, in queue order",
+          "[server][audit]") {
+  hashmatch::testing::TempDir dir;
+  const std::string path = dir.File("audit.db");
+  {
+    auto log = *OpenAuditLog(path);
+    REQUIRE(log->Append(Record(1)).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the writer is idle now
+    for (int i = 2; i <= 10; ++i) REQUIRE(log->AppendUnacknowledged(Record(i)).ok());
+    CHECK(EventuallyCommitted(path, 10));
+    // An acknowledged record queued behind unacknowledged ones commits them with it, at once.
+    for (int i = 11; i <= 20; ++i) REQUIRE(log->AppendUnacknowledged(Record(i)).ok());
+    REQUIRE(log->Append(Record(21)).ok());
+    CHECK(CommittedRecords(path) == 21);
+    for (int i = 22; i <= 30; ++i) REQUIRE(log->AppendUnacknowledged(Record(i)).ok());
+  }  // destruction commits what is queued
+  const AuditVerification v = *(*OpenAuditLog(path))->Verify();
+  CHECK(v.intact);
+  CHECK(v.records == 30);
+  auto db = *sqlite::OpenSqlite(path);
+  auto items = *sqlite::Statement::Prepare(db.get(), "SELECT record FROM audit ORDER BY seq");
+  for (int i = 1; i <= 30; ++i) {
+    REQUIRE(*items.Step());
+    CHECK(items.Text(0).rfind(absl::StrCat(i, "\t", 1'700'000'000'000 + i, "\t"), 0) == 0);
+  }
+}
+
+TEST_CASE("a failed commit of unacknowledged records fails the next calls until one succeeds",
+          "[server][audit]") {
+  hashmatch::testing::TempDir dir;
+  const std::string path = dir.File("audit.db");
+  auto log = *OpenAuditLog(path);
+  REQUIRE(log->Append(Record(1)).ok());
+  // A trigger stands in for a full or failing disk: every insert is refused.
+  auto db = *sqlite::OpenSqlite(path);
+  REQUIRE(sqlite::Exec(db.get(),
+                       "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT "
+                       "RAISE(ABORT, 'disk trouble'); END")
+              .ok());
+  REQUIRE(log->AppendUnacknowledged(Record(2)).ok());  // nothing has failed yet
+  absl::Status next;
+  for (int i = 0; i < 400 && next.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    next = log->AppendUnacknowledged(Record(3));
+  }
+  INFO(next.message());
+  CHECK(next.code() != absl::StatusCode::kOk);
+  CHECK(std::string(next.message()).find("answered lookups unrecorded") != std::string::npos);
+  CHECK(std::string(next.message()).find("disk trouble") != std::string::npos);
+  const absl::Status acknowledged = log->Append(Record(4));
+  INFO(acknowledged.message());
+  CHECK_FALSE(acknowledged.ok());  // acknowledged records get the error themselves
+
+  REQUIRE(sqlite::Exec(db.get(), "DROP TRIGGER refuse").ok());
+  REQUIRE(log->Append(Record(5)).ok());
+  absl::Status recovered = absl::UnknownError("not yet");
+  for (int i = 0; i < 400 && !recovered.ok(); ++i) {
+    recovered = log->AppendUnacknowledged(Record(6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(recovered.ok());
+  const AuditVerification v = *log->Verify();
+  CHECK(v.intact);
 }
 
 }  // namespace

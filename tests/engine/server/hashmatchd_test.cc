@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/sqlite/sqlite.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "hashmatch/v1/match.grpc.pb.h"
 #include "tests/testing/temp_dir.h"
@@ -97,6 +98,19 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& key) {
   return context;
 }
 
+// Audit records of `method` with gRPC status `code`, read from DATA/audit.db.
+std::int64_t AuditedCalls(const std::string& data, const std::string& method,
+                          const std::string& code) {
+  auto db = hashmatch::sqlite::OpenSqlite(data + "/audit.db");
+  REQUIRE(db.ok());
+  auto count = hashmatch::sqlite::Statement::Prepare(
+      db->get(), "SELECT count(*) FROM audit WHERE record LIKE ?");
+  REQUIRE(count.ok());
+  count->BindText(1, "%\t" + method + "\t" + code + "\t%");
+  REQUIRE(*count->Step());
+  return count->Int(0);
+}
+
 TEST_CASE("hashmatchd answers the C++ client by role and stops cleanly on SIGTERM",
           "[server][e2e]") {
   hashmatch::testing::TempDir dir;
@@ -141,6 +155,12 @@ TEST_CASE("hashmatchd answers the C++ client by role and stops cleanly on SIGTER
   const int exit_status = server.Stop();
   CHECK(WIFEXITED(exit_status));
   CHECK(WEXITSTATUS(exit_status) == 0);
+  // Lookups are answered before their audit record is committed: the drain on SIGTERM commits
+  // every one of them.
+  const std::string method = "/hashmatch.v1.MatchService/MatchHashes";
+  CHECK(AuditedCalls(data, method, "OK") == 2);
+  CHECK(AuditedCalls(data, method, "UNAUTHENTICATED") == 1);
+  CHECK(AuditedCalls(data, "/hashmatch.v1.IngestService/SetStatus", "PERMISSION_DENIED") == 1);
 }
 
 }  // namespace
