@@ -88,7 +88,7 @@ struct VideoLimits {
   std::uint64_t max_pixels = 40'000'000;     // width * height
   double max_duration_seconds = 4 * 3600.0;  // as the container states it
   std::int64_t max_frames = 1'000'000;       // frames in the stream (packets read)
-  double max_decode_seconds = 1800;          // wall time of the whole decode
+  double max_decode_seconds = 1800;          // wall time of the whole decode (DeadlineExceeded)
   // Not a limit: FFmpeg decoder threads (frame + slice threading); 0 = one per core. Besides
   // these, one thread converts sampled frames to RGB and hands them to the sink.
   int decoder_threads = 0;

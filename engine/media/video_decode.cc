@@ -261,8 +261,8 @@ absl::StatusOr<std::optional<std::int64_t>> DecodePass(std::span<const std::uint
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (elapsed > limits.max_decode_seconds) {
-        return Invalid(absl::StrCat("decoding took longer than the limit of ",
-                                    limits.max_decode_seconds, " s"));
+        return absl::DeadlineExceededError(absl::StrCat(
+            "video: decoding took longer than the limit of ", limits.max_decode_seconds, " s"));
       }
       if (sink.Wants(number)) {
         HM_RETURN_IF_ERROR(CheckSize(frame->width, frame->height, limits));

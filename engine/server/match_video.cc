@@ -156,6 +156,11 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(q.file.data());
     absl::StatusOr<tools::VideoDescriptors> d =
         hasher.HashVideo(std::span(bytes, q.file.size()), 1.0);
+    if (absl::IsDeadlineExceeded(d.status())) {
+      // The decode ran into the call's deadline: say whose (the client's or --max-video-seconds).
+      if (grpc::Status s = CheckDeadline(call); !s.ok()) return s;
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, std::string(d.status().message()));
+    }
     if (!d.ok()) return Invalid(std::string(d.status().message()));
     v1::ComputedVideo* c = response->mutable_computed();
     c->set_container(media::ContainerName(d->info.container));

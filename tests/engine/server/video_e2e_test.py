@@ -169,6 +169,23 @@ class VideoE2eTest(unittest.TestCase):
                 self.assert_refused(grpc.StatusCode.INVALID_ARGUMENT, text, messages)
         self.assertTrue(self.match_file(self.copy).matched)  # still serving
 
+    def test_a_decode_past_the_servers_limit_is_deadline_exceeded(self):
+        server = Server(ARGS.bin, ARGS.testdata, V1, os.path.join(self.tmp, "slow-data"),
+                        "--max-video-seconds", "0.000001")
+        try:
+            with open(self.known, "rb") as f:
+                messages = [V1.match.MatchVideoChunk(header=V1.match.VideoHeader()),
+                            V1.match.MatchVideoChunk(data=f.read())]
+            with self.assertRaises(grpc.RpcError) as e:
+                server.match.MatchVideo(iter(messages), metadata=server.auth("platform"),
+                                        timeout=60)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED,
+                             e.exception.details())
+            self.assertIn("server's limit of 1e-06 s (--max-video-seconds)",
+                          e.exception.details())
+        finally:
+            server.stop()
+
     def test_bad_headers_and_frame_hashes_name_the_field(self):
         header = V1.match.MatchVideoChunk(header=V1.match.VideoHeader())
         frame = V1.match.FrameHash(timestamp_seconds=1, quality=90, pdq=b"\x01" * 32)
