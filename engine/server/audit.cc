@@ -74,6 +74,10 @@ class SqliteAuditLog final : public AuditLog {
     bool wake = false;
     {
       std::lock_guard lock(queue_mu_);
+      if (queue_.size() >= kMaxQueued) {
+        return absl::UnavailableError(absl::StrCat("the audit log is ", queue_.size(),
+                                                   " records behind the calls; retry later"));
+      }
       queue_.push_back({std::move(record), nullptr});
       failing = unacknowledged_failure_;
       // An idle writer is woken by the first record, then gathers until an acknowledged record,

@@ -38,6 +38,8 @@ class AuditLog {
  public:
   // Longest a record queued by AppendUnacknowledged waits for its commit.
   static constexpr int kUnacknowledgedFlushMs = 5;
+  // Most records queued before AppendUnacknowledged refuses more (the disk is behind).
+  static constexpr std::size_t kMaxQueued = 65'536;
 
   virtual ~AuditLog() = default;
   // Queues `record`; `done` runs on the log's writer thread once the commit holding it is in the
@@ -52,8 +54,9 @@ class AuditLog {
   // kUnacknowledgedFlushMs together with whatever else is queued. Waking the writer and waiting
   // for it per call cost more than the lookup itself (bench_service). So a crash loses at most the
   // records of the last few milliseconds of lookups. Fails closed: while the newest commit of such
-  // records has failed, returns that error (the record is still queued) and the caller must not
-  // answer.
+  // records has failed, returns that error (the record is still queued), and while kMaxQueued
+  // records wait for the disk, Unavailable (the record is dropped: memory stays bounded); either
+  // way the caller must not answer with the lookup's result.
   virtual absl::Status AppendUnacknowledged(AuditRecord record) = 0;
   virtual absl::StatusOr<AuditVerification> Verify() = 0;
 };

@@ -134,11 +134,14 @@ struct Services::Impl {
                        std::move(call.descriptor_ids)};
     auto finish = [this, start, method, status = std::move(status),
                    answer = std::move(answer)](const absl::Status& audited) {
-      const grpc::Status final_status =
-          audited.ok() ? status
-                       : grpc::Status(grpc::StatusCode::INTERNAL,
-                                      "the audit log could not be written; the call was not "
-                                      "completed");
+      grpc::Status final_status = status;
+      if (absl::IsUnavailable(audited)) {
+        final_status = ToGrpc(audited);  // behind: a retry later will do
+      } else if (!audited.ok()) {
+        final_status =
+            grpc::Status(grpc::StatusCode::INTERNAL,
+                         "the audit log could not be written; the call was not completed");
+      }
       metrics.RecordCall(
           method, final_status.error_code(),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -208,5 +208,35 @@ TEST_CASE("a failed commit of unacknowledged records fails the next calls until 
   CHECK(v.intact);
 }
 
+TEST_CASE("unacknowledged records beyond the queue bound are refused while the disk is behind",
+          "[server][audit]") {
+  hashmatch::testing::TempDir dir;
+  const std::string path = dir.File("audit.db");
+  auto log = *OpenAuditLog(path);
+  REQUIRE(log->Append(Record(1)).ok());
+  // Another connection holds the write lock: the writer waits (busy timeout), the queue grows.
+  auto db = *sqlite::OpenSqlite(path);
+  REQUIRE(sqlite::Exec(db.get(), "BEGIN IMMEDIATE").ok());
+  constexpr int kCalls = static_cast<int>(AuditLog::kMaxQueued) + 5'000;
+  int refused = 0;
+  std::string message;
+  for (int i = 0; i < kCalls; ++i) {
+    const absl::Status s = log->AppendUnacknowledged(Record(2 + i));
+    if (!s.ok()) {
+      ++refused;
+      CHECK(s.code() == absl::StatusCode::kUnavailable);
+      message = std::string(s.message());
+    }
+  }
+  REQUIRE(sqlite::Exec(db.get(), "COMMIT").ok());
+  CHECK(refused > 0);
+  CHECK(refused <= 5'000);
+  CHECK(message.find("records behind the calls; retry later") != std::string::npos);
+  // Every record that was taken is committed once the lock is gone, and the chain holds.
+  CHECK(EventuallyCommitted(path, 1 + kCalls - refused));
+  REQUIRE(log->AppendUnacknowledged(Record(0)).ok());
+  CHECK(log->Verify()->intact);
+}
+
 }  // namespace
 }  // namespace hashmatch::server
