@@ -116,7 +116,8 @@ struct Services::Impl {
   // One RPC: authenticate and authorise, run, audit. `answer` gets the status once the audit
   // record is committed (on the audit log's thread), or for lookups (MatchService, unless
   // limits.audit_commit_lookups) once it is queued: see AuditLog::AppendUnacknowledged. Either
-  // way an audit log that cannot be written turns the answer into INTERNAL.
+  // way an audit log that cannot be written turns the answer into INTERNAL (UNAVAILABLE while it
+  // is only behind).
   template <typename Run>
   void ServeAsync(grpc::ServerContextBase* context, const char* method, Run run,
                   std::function<void(const grpc::Status&)> answer) {
