@@ -134,14 +134,37 @@ std::int64_t CommittedRecords(const std::string& path) {
   return count.Int(0);
 }
 
-// Polls for up to 2 s: the flush is due after AuditLog::kUnacknowledgedFlushMs.
-bool EventuallyCommitted(const std::string& path, std::int64_t records) {
+// Whether `done()` turns true within 2 s, polled every 5 ms (the flush is due after
+// AuditLog::kUnacknowledgedFlushMs).
+template <typename Done>
+bool Eventually(Done done) {
   for (int i = 0; i < 400; ++i) {
-    if (CommittedRecords(path) == records) return true;
+    if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return false;
+  return done();
 }
+
+bool EventuallyCommitted(const std::string& path, std::int64_t records) {
+  return Eventually([&] { return CommittedRecords(path) == records; });
+}
+
+// A log holding one committed record, and a second connection to its file through which a test
+// makes the disk misbehave.
+struct LogAndConnection {
+  LogAndConnection()
+      : path(dir.File("audit.db")),
+        log(*OpenAuditLog(path)),
+        appended(log->Append(Record(1)).ok()),
+        db(*sqlite::OpenSqlite(path)) {
+    REQUIRE(appended);
+  }
+  hashmatch::testing::TempDir dir;
+  const std::string path;
+  std::unique_ptr<AuditLog> log;
+  const bool appended;
+  sqlite::SqliteHandle db;
+};
 
 TEST_CASE("unacknowledged records are committed within the flush time, in queue order",
           "[server][audit]") {
@@ -172,22 +195,16 @@ TEST_CASE("unacknowledged records are committed within the flush time, in queue 
 
 TEST_CASE("a failed commit of unacknowledged records fails the next calls until one succeeds",
           "[server][audit]") {
-  hashmatch::testing::TempDir dir;
-  const std::string path = dir.File("audit.db");
-  auto log = *OpenAuditLog(path);
-  REQUIRE(log->Append(Record(1)).ok());
+  LogAndConnection t;
+  AuditLog* log = t.log.get();
   // A trigger stands in for a full or failing disk: every insert is refused.
-  auto db = *sqlite::OpenSqlite(path);
-  REQUIRE(sqlite::Exec(db.get(),
+  REQUIRE(sqlite::Exec(t.db.get(),
                        "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT "
                        "RAISE(ABORT, 'disk trouble'); END")
               .ok());
   REQUIRE(log->AppendUnacknowledged(Record(2)).ok());  // nothing has failed yet
   absl::Status next;
-  for (int i = 0; i < 400 && next.ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    next = log->AppendUnacknowledged(Record(3));
-  }
+  Eventually([&] { return !(next = log->AppendUnacknowledged(Record(3))).ok(); });
   INFO(next.message());
   CHECK(next.code() != absl::StatusCode::kOk);
   CHECK(std::string(next.message()).find("answered lookups unrecorded") != std::string::npos);
@@ -196,27 +213,19 @@ TEST_CASE("a failed commit of unacknowledged records fails the next calls until 
   INFO(acknowledged.message());
   CHECK_FALSE(acknowledged.ok());  // acknowledged records get the error themselves
 
-  REQUIRE(sqlite::Exec(db.get(), "DROP TRIGGER refuse").ok());
+  REQUIRE(sqlite::Exec(t.db.get(), "DROP TRIGGER refuse").ok());
   REQUIRE(log->Append(Record(5)).ok());
-  absl::Status recovered = absl::UnknownError("not yet");
-  for (int i = 0; i < 400 && !recovered.ok(); ++i) {
-    recovered = log->AppendUnacknowledged(Record(6));
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(recovered.ok());
+  CHECK(Eventually([&] { return log->AppendUnacknowledged(Record(6)).ok(); }));
   const AuditVerification v = *log->Verify();
   CHECK(v.intact);
 }
 
 TEST_CASE("unacknowledged records beyond the queue bound are refused while the disk is behind",
           "[server][audit]") {
-  hashmatch::testing::TempDir dir;
-  const std::string path = dir.File("audit.db");
-  auto log = *OpenAuditLog(path);
-  REQUIRE(log->Append(Record(1)).ok());
+  LogAndConnection t;
+  AuditLog* log = t.log.get();
   // Another connection holds the write lock: the writer waits (busy timeout), the queue grows.
-  auto db = *sqlite::OpenSqlite(path);
-  REQUIRE(sqlite::Exec(db.get(), "BEGIN IMMEDIATE").ok());
+  REQUIRE(sqlite::Exec(t.db.get(), "BEGIN IMMEDIATE").ok());
   constexpr int kCalls = static_cast<int>(AuditLog::kMaxQueued) + 5'000;
   int refused = 0;
   std::string message;
@@ -228,12 +237,12 @@ TEST_CASE("unacknowledged records beyond the queue bound are refused while the d
       message = std::string(s.message());
     }
   }
-  REQUIRE(sqlite::Exec(db.get(), "COMMIT").ok());
+  REQUIRE(sqlite::Exec(t.db.get(), "COMMIT").ok());
   CHECK(refused > 0);
   CHECK(refused <= 5'000);
   CHECK(message.find("records behind the calls; retry later") != std::string::npos);
   // Every record that was taken is committed once the lock is gone, and the chain holds.
-  CHECK(EventuallyCommitted(path, 1 + kCalls - refused));
+  CHECK(EventuallyCommitted(t.path, 1 + kCalls - refused));
   REQUIRE(log->AppendUnacknowledged(Record(0)).ok());
   CHECK(log->Verify()->intact);
 }
