@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/common/local_hash.h"
+#include "engine/describe/describe.h"
+#include "engine/sys/sys.h"
 
 namespace hm = hashmatch;
 namespace fs = std::filesystem;
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   std::string reference, json_path;
   int rounds = 3;
-  int threads = hm::tools::DefaultThreads();
+  int threads = hm::sys::DefaultThreads();
   const std::string testdata = std::string(HM_SHARED_DIR) + "/testdata/pdq";
   app.add_option("dirs", dirs, "Image files/folders (default: the public test images)");
   app.add_option("--reference", reference, "Path to Meta's pdq-photo-hasher for the baseline");
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (dirs.empty()) dirs = {testdata + "/images", testdata + "/variants", testdata + "/edge"};
 
-  auto files = hm::tools::ListInputFiles(dirs);
+  auto files = hm::sys::ListInputFiles(dirs);
   if (!files.ok()) {
     std::fprintf(stderr, "bench_hash: %s\n", std::string(files.status().message()).c_str());
     return 2;
@@ -111,10 +112,10 @@ int main(int argc, char** argv) {
   std::vector<Input> inputs;
   std::size_t total_bytes = 0, skipped = 0;
   {
-    hm::tools::LocalHasher hasher;
+    hm::describe::Describer describer;
     for (const std::string& path : *files) {
-      auto bytes = hm::tools::ReadFileBounded(path, hasher.limits().max_bytes);
-      if (!bytes.ok() || !hasher.HashImage(*bytes, false).ok()) {
+      auto bytes = hm::sys::ReadFileBounded(path, describer.options().image_limits.max_bytes);
+      if (!bytes.ok() || !describer.Describe(*bytes, hm::describe::MediaKind::kImage).ok()) {
         ++skipped;
         continue;
       }
@@ -161,12 +162,11 @@ int main(int argc, char** argv) {
   rows.push_back({"digests (1 thread)", digest_s, n, total_bytes});
 
   auto end_to_end = [&](int t) {
-    std::vector<std::unique_ptr<hm::tools::LocalHasher>> hashers;
-    for (int i = 0; i < t; ++i) hashers.push_back(std::make_unique<hm::tools::LocalHasher>());
+    std::vector<std::unique_ptr<hm::describe::Describer>> describers;
+    for (int i = 0; i < t; ++i) describers.push_back(std::make_unique<hm::describe::Describer>());
     return best_of([&] {
-      hm::tools::ParallelOrdered(
-          n, t,
-          [&](int th, std::size_t i) { (void)hashers[th]->HashImage(inputs[i].bytes, false); },
+      hm::sys::ParallelOrdered(
+          n, t, [&](int th, std::size_t i) { (void)describers[th]->Describe(inputs[i].bytes); },
           [](std::size_t) {});
     });
   };

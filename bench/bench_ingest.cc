@@ -21,11 +21,10 @@
 
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_server.h"
-#include "engine/server/bundles.h"
-#include "engine/server/keys.h"
+#include "engine/bundle/bundle.h"
+#include "engine/server/internal/bundles.h"
+#include "engine/server/internal/keys.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
-#include "tools/common/bundle.h"
-#include "tools/common/ed25519.h"
 
 extern char** environ;
 
@@ -159,15 +158,15 @@ int main(int argc, char** argv) {
     const std::string bundle = work + "/push.bundle", key = work + "/agency";
     v1::BundleHeader header;
     header.set_agency("bench");
-    if (!hashmatch::tools::WriteBundle(bundle, header, records).ok() ||
-        !hashmatch::tools::WriteKeyPair(key).ok() ||
-        !hashmatch::tools::SignBundleFile(bundle, key + ".key").ok()) {
+    if (!hashmatch::bundle::WriteBundle(bundle, header, records).ok() ||
+        !hashmatch::bundle::WriteKeyPair(key).ok() ||
+        !hashmatch::bundle::SignBundleFile(bundle, key + ".key").ok()) {
       Die("cannot write the signed bundle in " + work);
     }
     {
       auto inbox = hashmatch::server::BundleInbox::Open(data, std::int64_t{1} << 32);
       if (!inbox.ok()) Die(std::string(inbox.status().message()));
-      if (!(*inbox)->AddAgencyKey("bench", *hashmatch::tools::ReadPublicKey(key + ".pub")).ok()) {
+      if (!(*inbox)->AddAgencyKey("bench", *hashmatch::bundle::ReadPublicKey(key + ".pub")).ok()) {
         Die("cannot register the agency key");
       }
     }

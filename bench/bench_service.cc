@@ -34,10 +34,11 @@
 
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_server.h"
-#include "engine/server/keys.h"
+#include "engine/describe/describe.h"
+#include "engine/server/internal/keys.h"
+#include "engine/sys/sys.h"
 #include "hashmatch/v1/match.grpc.pb.h"
 #include "index/store.h"
-#include "tools/common/local_hash.h"
 
 namespace {
 
@@ -276,14 +277,16 @@ int main(int argc, char** argv) {
 
   // MatchMedia: the public images, against hashing the same bytes in this process.
   std::vector<std::string> media;
-  if (const auto files = hashmatch::tools::ListInputFiles({images});
-      wanted("media") && files.ok()) {
+  if (const auto files = hashmatch::sys::ListInputFiles({images}); wanted("media") && files.ok()) {
     for (const std::string& f : *files) {
       std::ifstream in(f, std::ios::binary);
       std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      hashmatch::tools::LocalHasher hasher;
+      hashmatch::describe::Describer describer;
       const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-      if (hasher.HashImage(std::span(p, bytes.size()), false).ok()) media.push_back(bytes);
+      if (describer.Describe(std::span(p, bytes.size()), hashmatch::describe::MediaKind::kImage)
+              .ok()) {
+        media.push_back(bytes);
+      }
     }
   }
   if (!media.empty()) {
@@ -294,12 +297,12 @@ int main(int argc, char** argv) {
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
-        hashmatch::tools::LocalHasher hasher;
+        hashmatch::describe::Describer describer;
         for (std::size_t k = static_cast<std::size_t>(t); !stop;
              k += static_cast<std::size_t>(threads)) {
           const std::string& bytes = media[k % media.size()];
           const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-          if (hasher.HashImage(std::span(p, bytes.size()), false).ok()) ++hashed;
+          if (describer.Describe(std::span(p, bytes.size())).ok()) ++hashed;
         }
       });
     }

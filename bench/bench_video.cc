@@ -24,7 +24,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "tools/common/local_hash.h"
+#include "engine/describe/describe.h"
+#include "engine/sys/sys.h"
 
 namespace hm = hashmatch;
 namespace fs = std::filesystem;
@@ -133,15 +134,18 @@ int main(int argc, char** argv) {
       rows.push_back({absl::StrCat("decode every frame, ", threads, " thread(s)"), decode});
       const auto hash = [&](const hm::media::VideoLimits& l,
                             std::vector<hm::hash::VpdqFrame>* out) {
-        hm::tools::LocalHasher hasher({}, l);
+        hm::describe::DescribeOptions options;
+        options.video_limits = l;
+        hm::describe::Describer describer(options);
         return best([&] {
-          absl::StatusOr<hm::tools::VideoDescriptors> d = hasher.HashVideo(bytes, 1);
+          absl::StatusOr<hm::describe::Descriptors> d =
+              describer.Describe(bytes, hm::describe::MediaKind::kVideo);
           if (!d.ok()) {
             std::fprintf(stderr, "%s\n", std::string(d.status().message()).c_str());
             exit_code = 1;
             return;
           }
-          *out = d->frames;
+          *out = std::get<hm::describe::VideoDescriptors>(*d).frames;
         });
       };
       rows.push_back({absl::StrCat("hashmatch vPDQ 1 fps, full decode, ", threads, " thr"),

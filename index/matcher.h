@@ -78,6 +78,18 @@ struct VideoMatch {
   std::vector<TimeRange> ranges;  // in query order
 };
 
+// A known image seen in a query video: the closest match over its frames, and the stretches of
+// the query where it shows (query times only).
+struct ImageInVideo {
+  Match match;
+  std::vector<TimeRange> ranges;
+};
+
+struct ImagesInVideo {
+  int distinct_good_frames = 0;      // the distinct frame hashes looked up
+  std::vector<ImageInVideo> images;  // by first appearance, then id
+};
+
 struct MatcherStats {
   std::int64_t applied_seq = 0;
   std::size_t entries[5] = {};  // per indexed signal: PDQ, MD5, SHA1, SHA256, VPDQ frames
@@ -117,6 +129,17 @@ class Matcher {
   // store for the reverse percentage and the time ranges.
   absl::StatusOr<std::vector<VideoMatch>> MatchVideo(std::span<const VpdqFeature> query,
                                                      const VideoMatchOptions& options = {}) const;
+  // Known images among a query video's frames: each distinct frame at or above the quality floor
+  // (every frame with include_low_quality) is looked up once in the image index; an image's
+  // frames are grouped into ranges, a new one starting after a gap of more than 2.5 s (a frame a
+  // second, one missed).
+  absl::StatusOr<ImagesInVideo> MatchImagesInVideo(std::span<const VpdqFeature> frames,
+                                                   const MatchOptions& options = {}) const;
+  // Whether a query hash of this PDQ quality is looked up: at or above the quality floor, or any
+  // with include_low_quality (a featureless image would match other featureless images).
+  bool QueryQualityMatches(int quality, const MatchOptions& options) const;
+  int quality_floor() const;
+
   // Exact digest lookup: MD5 (16 bytes), SHA1 (20), SHA256 (32).
   absl::StatusOr<std::optional<Match>> MatchDigest(Signal signal, std::string_view value,
                                                    const MatchOptions& options = {}) const;

@@ -247,4 +247,41 @@ absl::StatusOr<std::vector<VpdqFeature>> DecodeVpdq(std::string_view value) {
   return frames;
 }
 
+absl::Status CheckDescriptorValue(Signal signal, std::string_view value, int quality,
+                                  std::string_view where, std::size_t max_bytes) {
+  const std::string at(where);
+  if (!ParseSignal(SignalName(signal))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ": signal ", static_cast<int>(signal), " is unknown"));
+  }
+  const std::size_t want = SignalValueBytes(signal);
+  if (want != 0 && value.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(at, ": ", SignalName(signal), " value is ",
+                                                   value.size(), " bytes, expected ", want));
+  }
+  if (value.empty() || value.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ": value is ", value.size(), " bytes; allowed 1..", max_bytes));
+  }
+  if (signal == Signal::kVpdq) {
+    // The matcher indexes every frame: a value it cannot read must never be accepted.
+    if (absl::StatusOr<std::vector<VpdqFeature>> frames = DecodeVpdq(value); !frames.ok()) {
+      return Prefixed(frames.status(), at + ": ");
+    }
+  }
+  if (quality < -1 || quality > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ": quality ", quality, " is outside 0..100 (or -1 for none)"));
+  }
+  if (signal == Signal::kPdq && quality < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(at, ": a PDQ descriptor needs its quality"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Prefixed(const absl::Status& status, std::string_view prefix) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(std::string(prefix), status.message()));
+}
+
 }  // namespace hashmatch

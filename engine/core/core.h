@@ -83,11 +83,11 @@ using Sha256 = FixedHash<32, Sha256Tag>;
 // Parses 2*H::kSize hex digits (either case, no prefix, no spaces). The error names the kind, the
 // expected and actual length, or the first bad character and its position.
 template <typename H>
-absl::StatusOr<H> ParseHex(std::string_view hex);
+[[nodiscard]] absl::StatusOr<H> ParseHex(std::string_view hex);
 
 // Any even number of hex digits (either case) to bytes. The error names an odd length, or the
 // first bad character and its position.
-absl::StatusOr<std::string> DecodeHex(std::string_view hex);
+[[nodiscard]] absl::StatusOr<std::string> DecodeHex(std::string_view hex);
 // Bytes to lower-case hex.
 std::string EncodeHex(std::string_view bytes);
 
@@ -120,6 +120,18 @@ std::optional<Signal> ParseSignal(std::string_view name);
 // Bytes of a value of this signal; 0 when variable (VPDQ).
 std::size_t SignalValueBytes(Signal signal);
 
+// The one check of a descriptor value, used by the store, the bundle reader, the server and the
+// importers: a known signal; a raw value of that signal's length (VPDQ: one that decodes), not
+// empty and at most `max_bytes`; a quality of 0..100 for PDQ (required) and -1 (none) or 0..100
+// for the others. InvalidArgument whose message starts with `where` (e.g. "item 3").
+inline constexpr std::size_t kMaxDescriptorValueBytes = std::size_t{1} << 20;
+[[nodiscard]] absl::Status CheckDescriptorValue(Signal signal, std::string_view value, int quality,
+                                                std::string_view where,
+                                                std::size_t max_bytes = kMaxDescriptorValueBytes);
+
+// `status` with `prefix` put before its message (same code); OK stays OK.
+[[nodiscard]] absl::Status Prefixed(const absl::Status& status, std::string_view prefix);
+
 // A VPDQ value: one video's sampled frames, as the store keeps it and bundles carry it.
 // Encoding (version 1): byte 0x01, then per frame `u32 timestamp in ms (little-endian), u8
 // quality (0..100), 32 bytes PDQ`, timestamps non-decreasing. Equal videos encode equally, so the
@@ -132,7 +144,7 @@ struct VpdqFeature {
 inline constexpr std::size_t kVpdqFrameBytes = 37;
 std::string EncodeVpdq(std::span<const VpdqFeature> frames);
 // InvalidArgument naming the frame index and the defect (version, length, quality, order).
-absl::StatusOr<std::vector<VpdqFeature>> DecodeVpdq(std::string_view value);
+[[nodiscard]] absl::StatusOr<std::vector<VpdqFeature>> DecodeVpdq(std::string_view value);
 
 // Where a descriptor is in its review. Numbers are stored on disk: never renumber.
 enum class DescriptorStatus : std::uint8_t {

@@ -1,4 +1,4 @@
-#include "engine/server/audit.h"
+#include "engine/server/internal/audit.h"
 
 #include <openssl/sha.h>
 

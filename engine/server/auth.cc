@@ -1,4 +1,4 @@
-#include "engine/server/auth.h"
+#include "engine/server/internal/auth.h"
 
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -49,6 +49,10 @@ constexpr std::array<std::string_view, kRules.size()> MethodNames() {
 constexpr std::array kMethodNames = MethodNames();
 
 }  // namespace
+
+DescriptorStatus StatusOfDescriptorsAddedBy(Role role) {
+  return role == Role::kPolice ? DescriptorStatus::kVerified : DescriptorStatus::kCandidate;
+}
 
 std::string_view RoleName(Role role) {
   switch (role) {

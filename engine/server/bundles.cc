@@ -1,4 +1,4 @@
-#include "engine/server/bundles.h"
+#include "engine/server/internal/bundles.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,9 +12,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bundle/bundle.h"
 #include "engine/sqlite/sqlite.h"
-#include "tools/common/bundle.h"
-#include "tools/common/ed25519.h"
+#include "engine/sys/sys.h"
 
 namespace hashmatch::server {
 namespace {
@@ -23,12 +23,6 @@ using sqlite::Statement;
 
 constexpr std::size_t kMaxAgencyBytes = 256;
 constexpr std::size_t kPublicKeyBytes = 32;
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 absl::Status CheckFileSha256(std::string_view id) {
   const bool hex = id.size() == 64 && id.find_first_not_of("0123456789abcdef") == id.npos;
@@ -113,7 +107,7 @@ absl::StatusOr<AgencyKey> BundleInbox::AddAgencyKey(std::string_view agency,
         absl::StrCat("public_key: ", public_key.size(), " bytes; an Ed25519 key is 32"));
   }
   const AgencyKey key{std::string(agency), std::string(public_key),
-                      tools::KeyFingerprint(public_key), NowMs(), 0};
+                      bundle::KeyFingerprint(public_key), sys::NowMs(), 0};
   std::lock_guard lock(state_->mu);
   HM_ASSIGN_OR_RETURN(
       Statement existing,
@@ -154,7 +148,7 @@ absl::Status BundleInbox::RevokeAgencyKey(std::string_view fingerprint) {
   HM_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(state_->db.get(),
                                                       "UPDATE agency_keys SET revoked_ms = ? "
                                                       "WHERE fingerprint = ? AND revoked_ms = 0"));
-  s.Bind(1, NowMs()).BindText(2, fingerprint);
+  s.Bind(1, sys::NowMs()).BindText(2, fingerprint);
   HM_RETURN_IF_ERROR(s.Run());
   if (sqlite3_changes(state_->db.get()) > 0) return absl::OkStatus();
   HM_ASSIGN_OR_RETURN(
@@ -213,12 +207,12 @@ absl::Status BundleInbox::Upload::Append(std::string_view bytes) {
   const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
     return absl::InternalError(absl::StrCat("staging the upload: ", std::strerror(errno)));
-  const bool ok = tools::WriteAndSync(fd, bytes);
+  const absl::Status written = sys::WriteAllAndSync(fd, bytes, "the staged upload");
   close(fd);
-  if (!ok) {
+  if (!written.ok()) {
     // Leave the file at its acknowledged size so the next push resumes from a known offset.
     if (truncate(path_.c_str(), size_) != 0) Discard();
-    return absl::InternalError("staging the upload: write failed (disk full?)");
+    return Prefixed(written, "staging the upload: ");
   }
   size_ += static_cast<std::int64_t>(bytes.size());
   return absl::OkStatus();

@@ -2,7 +2,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -13,33 +12,26 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
-#include "engine/server/audit.h"
-#include "engine/server/keys.h"
+#include "engine/server/internal/audit.h"
+#include "engine/server/internal/demo.h"
+#include "engine/server/internal/keys.h"
+#include "engine/server/internal/metrics_http.h"
 #include "engine/server/service.h"
+#include "engine/sys/sys.h"
 #include "index/matcher.h"
 #include "index/store.h"
-#include "tools/common/local_hash.h"
 
 namespace hs = hashmatch::server;
 namespace hi = hashmatch::index;
 
 namespace {
 
-// One structured line per event on stderr: `ts=... level=... msg="..." key=value ...`.
-void Log(const char* level, const std::string& message) {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::fprintf(stderr, "ts=%lld.%03lld level=%s msg=\"%s\"\n", static_cast<long long>(ms / 1000),
-               static_cast<long long>(ms % 1000), level, message.c_str());
-}
+void Log(const char* level, const std::string& message) { hashmatch::sys::Log(level, message); }
 
 [[noreturn]] void Die(const std::string& message) {
   Log("error", message);
@@ -52,11 +44,9 @@ bool IsLoopback(const std::string& address) {
 }
 
 std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Die("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> text = hashmatch::sys::ReadFileBoundedString(path, 1 << 20);
+  if (!text.ok()) Die(std::string(text.status().message()));
+  return *std::move(text);
 }
 
 // Media must never reach disk: no core dumps (they would hold request bytes).
@@ -91,124 +81,17 @@ int WaitForStopSignal() {
   return byte;
 }
 
-constexpr hs::Role kRoles[] = {hs::Role::kPlatform, hs::Role::kIct, hs::Role::kPolice,
-                               hs::Role::kAdmin};
-
-// --demo: the public test images and videos as VERIFIED descriptors (idempotent), and one key
-// per role in DIR/demo-keys.json (kept across restarts while its keys still authenticate).
+// --demo: descriptors of the public test media and one key per role (engine/server/demo.cc).
 void LoadDemo(const std::vector<std::string>& folders, const std::string& data, hi::Store* store,
               hs::KeyTable* keys) {
-  const absl::StatusOr<std::vector<std::string>> files = hashmatch::tools::ListInputFiles(folders);
-  if (!files.ok()) Die("--demo-images/--demo-videos: " + std::string(files.status().message()));
-  hashmatch::tools::LocalHasher hasher;
-  std::vector<hi::NewDescriptor> items;
-  const auto verified = hashmatch::DescriptorStatus::kVerified;
-  const auto bytes = [](const auto& h) {
-    return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
-  };
-  const auto add_digests = [&](const hashmatch::hash::Digests& d) {
-    items.push_back({hashmatch::Signal::kMd5, bytes(d.md5), -1, "demo", verified});
-    items.push_back({hashmatch::Signal::kSha1, bytes(d.sha1), -1, "demo", verified});
-    items.push_back({hashmatch::Signal::kSha256, bytes(d.sha256), -1, "demo", verified});
-  };
-  for (const std::string& file : *files) {
-    const absl::StatusOr<std::vector<std::uint8_t>> content =
-        hashmatch::tools::ReadFileBounded(file, std::size_t{64} << 20);
-    if (!content.ok()) continue;
-    if (hashmatch::media::ProbeVideo(*content).ok()) {
-      const auto d = hasher.HashVideo(*content, 1.0);
-      if (!d.ok() || d->frames.empty()) continue;
-      items.push_back({hashmatch::Signal::kVpdq,
-                       hashmatch::EncodeVpdq(hashmatch::tools::Features(*d)), -1, "demo",
-                       verified});
-      add_digests(d->digests);
-      continue;
-    }
-    const auto d = hasher.HashImage(*content, false);
-    if (!d.ok()) continue;  // the folder may hold non-images (README, sources)
-    items.push_back(
-        {hashmatch::Signal::kPdq, bytes(d->pdq.hash), d->pdq.quality, "demo", verified});
-    add_digests(d->digests);
-  }
-  const auto added = store->Add({"demo", "", "hashmatchd --demo", ""}, items);
+  const absl::StatusOr<std::size_t> added = hs::LoadDemoDescriptors(folders, store);
   if (!added.ok()) Die("--demo: " + std::string(added.status().message()));
-  Log("info", "demo descriptors: " + std::to_string(items.size()) + " from " +
-                  std::to_string(files->size()) + " files");
-
+  Log("info", "demo descriptors: " + std::to_string(*added));
   const std::string path = data + "/demo-keys.json";
-  if (std::filesystem::exists(path)) {
-    const std::string text = ReadText(path);
-    bool valid = true;
-    for (const auto role : kRoles) {
-      const std::string tag = "\"" + std::string(hs::RoleName(role)) + "\": \"";
-      const auto at = text.find(tag);
-      const auto end = at == std::string::npos ? at : text.find('"', at + tag.size());
-      valid = valid && end != std::string::npos &&
-              keys->Authenticate(text.substr(at + tag.size(), end - at - tag.size())).ok();
-    }
-    if (valid) {
-      Log("info", "demo keys: " + path + " (reused)");
-      return;
-    }
-  }
-  std::string json = "{";
-  for (const auto role : kRoles) {
-    const auto key = keys->Create(role, "demo", 0);
-    if (!key.ok()) Die("demo keys: " + std::string(key.status().message()));
-    json += std::string(json.size() > 1 ? ", " : "") + "\"" + std::string(hs::RoleName(role)) +
-            "\": \"" + key->secret + "\"";
-  }
-  json += "}\n";
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << json;
-    if (!out) Die("cannot write " + temp);
-  }
-  std::filesystem::permissions(
-      temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  std::filesystem::rename(temp, path);
-  Log("info", "demo keys: " + path + " (one per role, mode 0600)");
+  const absl::StatusOr<bool> reused = hs::EnsureDemoKeys(path, keys);
+  if (!reused.ok()) Die("demo keys: " + std::string(reused.status().message()));
+  Log("info", "demo keys: " + path + (*reused ? " (reused)" : " (one per role, mode 0600)"));
 }
-
-// --metrics-listen: Prometheus text on GET /metrics, plus /livez and /readyz for orchestrators
-// that probe over HTTP. Plain HTTP: it shows counts and latencies, never keys, hashes or case data.
-class MetricsEndpoint {
- public:
-  MetricsEndpoint(const std::string& address, const hs::Services* services) {
-    const auto colon = address.rfind(':');
-    std::string host = address.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    int port = -1;
-    try {
-      port = colon == std::string::npos ? -1 : std::stoi(address.substr(colon + 1));
-    } catch (const std::exception&) {
-    }
-    if (port <= 0 || port > 65535) Die("--metrics-listen " + address + ": expected HOST:PORT");
-    server_.Get("/metrics", [services](const httplib::Request&, httplib::Response& response) {
-      response.set_content(services->PrometheusMetrics(), "text/plain; version=0.0.4");
-    });
-    server_.Get("/livez", [](const httplib::Request&, httplib::Response& response) {
-      response.set_content("ok\n", "text/plain");
-    });
-    server_.Get("/readyz", [services](const httplib::Request&, httplib::Response& response) {
-      const bool ready = services->ready();
-      response.status = ready ? 200 : 503;
-      response.set_content(ready ? "ready\n" : "loading the index\n", "text/plain");
-    });
-    if (!server_.bind_to_port(host, port)) Die("--metrics-listen: cannot listen on " + address);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    Log("info", "metrics on http://" + address + "/metrics");
-  }
-  ~MetricsEndpoint() {
-    server_.stop();
-    thread_.join();
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -342,9 +225,13 @@ int main(int argc, char** argv) {
   if (!server || port == 0) Die("cannot listen on " + listen);
   // Live now; ready (health "hashmatch.v1.MatchService" SERVING) once the index is loaded.
   auto* health = server->GetHealthCheckService();
-  std::unique_ptr<MetricsEndpoint> metrics;
-  if (!metrics_listen.empty())
-    metrics = std::make_unique<MetricsEndpoint>(metrics_listen, &services);
+  std::unique_ptr<hs::MetricsEndpoint> metrics;
+  if (!metrics_listen.empty()) {
+    auto started = hs::MetricsEndpoint::Start(metrics_listen, &services);
+    if (!started.ok()) Die(std::string(started.status().message()));
+    metrics = *std::move(started);
+    Log("info", "metrics on http://" + metrics_listen + "/metrics");
+  }
   health->SetServingStatus("hashmatch.v1.MatchService", false);
   Log("info", "listening on " + listen + (tls_cert.empty() ? " (plaintext)" : " (TLS)") +
                   "; loading the index");

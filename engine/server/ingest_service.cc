@@ -1,21 +1,18 @@
-#include <openssl/sha.h>
-
 #include <algorithm>
 
+#include "engine/server/internal/bundle_import.h"
 #include "engine/server/internal/services_impl.h"
-#include "tools/common/bundle.h"
-#include "tools/common/ed25519.h"
 
 namespace hashmatch::server {
 namespace {
 
 void FillDescriptor(const index::Descriptor& d, bool police, v1::Descriptor* out) {
   out->set_id(d.id);
-  out->mutable_hash()->set_signal(static_cast<v1::Signal>(d.signal));
+  out->mutable_hash()->set_signal(ToProto(d.signal));
   out->mutable_hash()->set_raw(d.value);
   if (d.quality >= 0) out->mutable_hash()->set_quality(d.quality);
   out->set_category(d.category);
-  out->set_status(static_cast<v1::DescriptorStatus>(d.status));
+  out->set_status(ToProto(d.status));
   out->set_created_unix_ms(d.created_ms);
   out->set_status_changed_unix_ms(d.status_changed_ms);
   out->set_status_changed_by(d.status_changed_by);
@@ -85,10 +82,8 @@ class IngestServiceImpl final : public v1::IngestService::Service {
   }
 
  private:
-  // police add VERIFIED descriptors, ict CANDIDATEs.
   static DescriptorStatus StatusAddedBy(const Call& call) {
-    return call.key.role == Role::kPolice ? DescriptorStatus::kVerified
-                                          : DescriptorStatus::kCandidate;
+    return StatusOfDescriptorsAddedBy(call.key.role);
   }
 
   static void FillImport(const BundleImport& in, v1::BundleImport* out) {
@@ -96,7 +91,7 @@ class IngestServiceImpl final : public v1::IngestService::Service {
     out->set_records(in.records);
     out->set_added(in.added);
     out->set_merged(in.merged);
-    out->set_status(static_cast<v1::DescriptorStatus>(in.status));
+    out->set_status(ToProto(in.status));
     out->set_agency(in.agency);
     out->set_signer_fingerprint(in.signer_fingerprint);
     out->set_commit_seq(in.commit_seq);
@@ -185,88 +180,20 @@ class IngestServiceImpl final : public v1::IngestService::Service {
     }
     absl::StatusOr<std::string> bytes = upload.ReadAll();
     if (!bytes.ok()) return ToGrpc(bytes.status());
-    const auto refuse = [&](grpc::StatusCode code, const std::string& why) {
-      upload.Discard();
-      return grpc::Status(code, "bundle refused, nothing added: " + why);
-    };
-    Sha256 received;
-    SHA256(reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(),
-           received.bytes.data());
-    if (received.ToHex() != file_sha256) {
-      return refuse(grpc::StatusCode::DATA_LOSS,
-                    absl::StrCat("the ", bytes->size(),
-                                 " bytes received do not hash to file_sha256 (damaged in "
-                                 "transit, or another file); send the whole file again"));
-    }
-    absl::StatusOr<tools::Bundle> bundle = tools::ScanBundle(*bytes, {}, nullptr);
-    if (!bundle.ok()) {
-      return refuse(ToGrpcCode(bundle.status().code()), std::string(bundle.status().message()));
-    }
-    if (!bundle->signature) {
-      return refuse(grpc::StatusCode::PERMISSION_DENIED,
-                    "it is not signed (hashmatch-ingest sign BUNDLE --key PREFIX.key)");
-    }
-    const std::string& signer = bundle->signature->public_key();
-    absl::StatusOr<std::optional<AgencyKey>> agency_key = s_->bundles->ActiveAgencyKey(signer);
-    if (!agency_key.ok()) return ToGrpc(agency_key.status());
-    if (!*agency_key) {
-      return refuse(grpc::StatusCode::PERMISSION_DENIED,
-                    absl::StrCat("its signer ", tools::KeyFingerprint(signer),
-                                 " is not a registered agency key (hashmatch keys add-agency)"));
-    }
-    if ((*agency_key)->agency != bundle->header.agency()) {
-      return refuse(
-          grpc::StatusCode::PERMISSION_DENIED,
-          absl::StrCat("header.agency is \"", bundle->header.agency(),
-                       "\" but its signing key is registered to \"", (*agency_key)->agency, "\""));
-    }
-    if (absl::Status verified = tools::VerifyBundle(*bundle, signer); !verified.ok()) {
-      return refuse(grpc::StatusCode::PERMISSION_DENIED, std::string(verified.message()));
-    }
-
-    const std::string& bundle_id = bundle->header.bundle_id();
-    BundleImport import;
-    import.bundle_id = bundle_id;
-    import.status = status;
-    import.agency = bundle->header.agency();
-    import.signer_fingerprint = (*agency_key)->fingerprint;
-    const index::Contribution contribution{bundle->header.agency(), bundle->header.case_ref(),
-                                           call.key.key_id, bundle_id};
-    std::vector<index::NewDescriptor> batch;
-    const auto flush = [&]() -> absl::Status {
-      if (batch.empty()) return absl::OkStatus();
-      s_->RestartDeadline(&call);
-      HM_ASSIGN_OR_RETURN(index::AddResult added, s_->store->Add(contribution, batch));
-      for (const index::AddResult::Outcome o : added.outcomes) {
-        ++(o == index::AddResult::Outcome::kAdded ? import.added : import.merged);
-      }
-      import.commit_seq = added.commit_seq;
-      import.records += static_cast<std::int64_t>(batch.size());
-      batch.clear();
+    BundleImportRequest request;
+    request.file_sha256 = file_sha256;
+    request.key_id = call.key.key_id;
+    request.status = status;
+    request.batch_size = static_cast<std::size_t>(std::max(1, s_->limits.max_batch));
+    request.before_batch = [&] { s_->RestartDeadline(&call); };
+    request.after_batch = [&] {
       if (index::Matcher* m = s_->Matcher()) m->CatchUp().IgnoreError();  // the merger retries
-      return absl::OkStatus();
     };
-    const std::size_t batch_size = static_cast<std::size_t>(std::max(1, s_->limits.max_batch));
-    absl::StatusOr<tools::Bundle> applied =
-        tools::ScanBundle(*bytes, {}, [&](const v1::BundleRecord& r, std::int64_t) -> absl::Status {
-          const v1::HashValue& h = r.hash();
-          batch.push_back({static_cast<Signal>(h.signal()), h.raw(),
-                           h.has_quality() ? h.quality() : -1, r.category(), status});
-          return batch.size() == batch_size ? flush() : absl::OkStatus();
-        });
-    absl::Status done = applied.ok() ? flush() : applied.status();
-    call.items = import.records;
-    if (!done.ok()) {
-      // Batches before the failure are committed; a re-push adds the rest (adds are idempotent).
-      return grpc::Status(ToGrpcCode(done.code()),
-                          absl::StrCat("import stopped after ", import.records,
-                                       " records: ", std::string(done.message())));
-    }
-    import.imported_ms = NowMs();
-    if (absl::Status recorded = s_->bundles->RecordImport(file_sha256, call.key.key_id, import);
-        !recorded.ok()) {
-      return ToGrpc(recorded);
-    }
+    const BundleImportResult result = ImportBundle(*bytes, request, *s_->bundles, *s_->store);
+    call.items = result.import.records;
+    if (result.refused) upload.Discard();  // a clean re-push starts from byte 0
+    if (!result.status.ok()) return ToGrpc(result.status);
+    const BundleImport& import = result.import;
     upload.Discard();
     response->set_received_bytes(0);
     FillImport(import, response->mutable_imported());
@@ -276,8 +203,7 @@ class IngestServiceImpl final : public v1::IngestService::Service {
   grpc::Status RunAdd(
       Call& call,
       grpc::ServerReaderWriter<v1::AddDescriptorsResponse, v1::AddDescriptorsRequest>* stream) {
-    const DescriptorStatus status =
-        call.key.role == Role::kPolice ? DescriptorStatus::kVerified : DescriptorStatus::kCandidate;
+    const DescriptorStatus status = StatusAddedBy(call);
     v1::AddDescriptorsRequest request;
     for (std::int64_t batch = 0; stream->Read(&request); ++batch) {
       // The server's limit applies to each batch (a long push is many batches); the client's
@@ -313,8 +239,7 @@ class IngestServiceImpl final : public v1::IngestService::Service {
                                              request.contribution().bundle_id()};
       absl::StatusOr<index::AddResult> added = s_->store->Add(contribution, items);
       if (!added.ok()) {
-        return grpc::Status(ToGrpcCode(added.status().code()),
-                            absl::StrCat(where, ": ", std::string(added.status().message())));
+        return ToGrpc(added.status(), where + ": ");
       }
       call.items += request.items_size();
       if (index::Matcher* m = s_->Matcher()) m->CatchUp().IgnoreError();  // the merger retries
@@ -346,9 +271,8 @@ class IngestServiceImpl final : public v1::IngestService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "reason: required to reject or retract");
     }
-    absl::StatusOr<std::int64_t> seq =
-        s_->store->SetStatus(request.descriptor_id(), static_cast<DescriptorStatus>(to),
-                             call.key.key_id, request.reason());
+    absl::StatusOr<std::int64_t> seq = s_->store->SetStatus(request.descriptor_id(), *FromProto(to),
+                                                            call.key.key_id, request.reason());
     if (!seq.ok()) return ToGrpc(seq.status());
     if (index::Matcher* m = s_->Matcher()) m->CatchUp().IgnoreError();
     response->set_commit_seq(*seq);

@@ -1,4 +1,4 @@
-#include "engine/server/keys.h"
+#include "engine/server/internal/keys.h"
 
 #include <openssl/rand.h>
 
@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/core.h"
 #include "engine/sqlite/sqlite.h"
+#include "engine/sys/sys.h"
 
 namespace hashmatch::server {
 namespace {
@@ -19,12 +20,6 @@ using sqlite::Exec;
 using sqlite::Statement;
 
 constexpr std::size_t kMaxLabelBytes = 256;
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class SqliteKeyTable final : public KeyTable {
  public:
@@ -59,7 +54,7 @@ class SqliteKeyTable final : public KeyTable {
     if (RAND_bytes(id.bytes.data(), static_cast<int>(id.bytes.size())) != 1) {
       return absl::InternalError("OpenSSL RAND_bytes failed");
     }
-    key.info = {"k_" + id.ToHex(), role, std::string(label), NowMs(), 0, rate_per_second};
+    key.info = {"k_" + id.ToHex(), role, std::string(label), sys::NowMs(), 0, rate_per_second};
     const std::string digest = KeyDigest(key.secret);
     std::lock_guard lock(mu_);
     HM_ASSIGN_OR_RETURN(Statement insert,
@@ -106,7 +101,7 @@ class SqliteKeyTable final : public KeyTable {
                         Statement::Prepare(db_.get(),
                                            "UPDATE keys SET revoked_ms = ? WHERE key_id = ? AND "
                                            "revoked_ms = 0 RETURNING digest"));
-    update.Bind(1, NowMs()).BindText(2, key_id);
+    update.Bind(1, sys::NowMs()).BindText(2, key_id);
     HM_ASSIGN_OR_RETURN(const bool revoked, update.Step());
     if (revoked) {
       active_.erase(update.Text(0));

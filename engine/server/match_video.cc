@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/describe/describe.h"
 #include "engine/server/internal/services_impl.h"
-#include "index/internal/video_match.h"
-#include "tools/common/local_hash.h"
 
 namespace hashmatch::server {
 namespace {
@@ -97,10 +96,6 @@ grpc::Status ReadQuery(grpc::ServerReader<v1::MatchVideoChunk>* reader, const Se
   return grpc::Status::OK;
 }
 
-std::string Raw(const auto& hash) {
-  return std::string(reinterpret_cast<const char*>(hash.bytes.data()), hash.bytes.size());
-}
-
 void FillRange(const index::TimeRange& r, v1::TimeRange* out) {
   out->set_query_start_seconds(r.query_start);
   out->set_query_end_seconds(r.query_end);
@@ -152,16 +147,19 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     video_limits.max_decode_seconds = std::max(
         0.0,
         std::chrono::duration<double>(call.deadline - std::chrono::system_clock::now()).count());
-    tools::LocalHasher hasher({}, video_limits);
+    describe::DescribeOptions describe_options;
+    describe_options.video_limits = video_limits;
+    describe::Describer describer(describe_options);
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(q.file.data());
-    absl::StatusOr<tools::VideoDescriptors> d =
-        hasher.HashVideo(std::span(bytes, q.file.size()), 1.0);
-    if (absl::IsDeadlineExceeded(d.status())) {
+    absl::StatusOr<describe::Descriptors> described =
+        describer.Describe(std::span(bytes, q.file.size()), describe::MediaKind::kVideo);
+    if (absl::IsDeadlineExceeded(described.status())) {
       // The decode ran into the call's deadline: say whose (the client's or --max-video-seconds).
       if (grpc::Status s = CheckDeadline(call); !s.ok()) return s;
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, std::string(d.status().message()));
+      return ToGrpc(described.status());
     }
-    if (!d.ok()) return Invalid(std::string(d.status().message()));
+    if (!described.ok()) return ToGrpc(described.status());
+    const auto* d = &std::get<describe::VideoDescriptors>(*described);
     v1::ComputedVideo* c = response->mutable_computed();
     c->set_container(media::ContainerName(d->info.container));
     c->set_codec(d->info.codec);
@@ -172,9 +170,10 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     c->set_md5(Raw(d->digests.md5));
     c->set_sha1(Raw(d->digests.sha1));
     c->set_sha256(Raw(d->digests.sha256));
-    digests = {ParsedHash{Signal::kSha256, c->sha256()}, ParsedHash{Signal::kSha1, c->sha1()},
-               ParsedHash{Signal::kMd5, c->md5()}};
-    q.frames = tools::Features(*d);
+    digests = {ParsedHash{Signal::kSha256, c->sha256(), std::nullopt},
+               ParsedHash{Signal::kSha1, c->sha1(), std::nullopt},
+               ParsedHash{Signal::kMd5, c->md5(), std::nullopt}};
+    q.frames = describe::Features(*d);
     std::string().swap(q.file);  // the media is gone before any lookup
   }
   if (grpc::Status s = CheckDeadline(call); !s.ok()) return s;
@@ -196,45 +195,20 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     for (const v1::Match& match : r.matches()) *response->add_matches() = match;
   }
 
-  // Known images in the video: each distinct good frame against the image index.
-  const int floor = options->include_low_quality ? 0 : 50;
-  std::vector<Pdq256> distinct;
-  for (const VpdqFeature& f : q.frames) {
-    if (f.quality >= floor) distinct.push_back(f.pdq);
-  }
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  response->set_frames(static_cast<int>(q.frames.size()));
-  response->set_distinct_good_frames(static_cast<int>(distinct.size()));
-  absl::StatusOr<std::vector<std::vector<index::Match>>> images =
-      m->MatchPdqBatch(distinct, *options);
+  // Known images in the video.
+  absl::StatusOr<index::ImagesInVideo> images = m->MatchImagesInVideo(q.frames, *options);
   if (!images.ok()) return ToGrpc(images.status());
-  std::map<DescriptorId, std::vector<std::pair<std::uint32_t, std::uint32_t>>> seen;
-  std::map<DescriptorId, index::Match> closest;
-  for (const VpdqFeature& f : q.frames) {
-    if (f.quality < floor) continue;
-    const auto at = std::lower_bound(distinct.begin(), distinct.end(), f.pdq) - distinct.begin();
-    for (const index::Match& match : (*images)[at]) {
-      seen[match.id].emplace_back(f.timestamp_ms, 0);
-      auto [it, inserted] = closest.try_emplace(match.id, match);
-      if (match.distance < it->second.distance) it->second = match;
-    }
-  }
-  std::vector<DescriptorId> image_order;
-  for (const auto& [id, times] : seen) image_order.push_back(id);
-  std::sort(image_order.begin(), image_order.end(), [&](DescriptorId a, DescriptorId b) {
-    return std::tie(seen[a][0].first, a) < std::tie(seen[b][0].first, b);
-  });
-  const std::uint32_t max_gap = 2500;  // a frame per second, one missed
-  for (const DescriptorId id : image_order) {
+  response->set_frames(static_cast<int>(q.frames.size()));
+  response->set_distinct_good_frames(images->distinct_good_frames);
+  for (const index::ImageInVideo& image : images->images) {
     v1::ImageInVideo* out = response->add_images();
-    FillMatch(call, closest[id], Signal::kPdq, out->mutable_match());
-    for (const index::TimeRange& r : index::internal::GroupRanges(seen[id], max_gap)) {
+    FillMatch(call, image.match, Signal::kPdq, out->mutable_match());
+    for (const index::TimeRange& r : image.ranges) {
       v1::TimeRange* range = out->add_ranges();
       range->set_query_start_seconds(r.query_start);
       range->set_query_end_seconds(r.query_end);
     }
-    note(closest[id], Signal::kPdq);
+    note(image.match, Signal::kPdq);
   }
 
   // Known videos.
@@ -258,7 +232,7 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     call.descriptor_ids.push_back(match.id);
   }
   call.items = static_cast<int>(q.frames.size());
-  metrics.RecordLookups(static_cast<std::int64_t>(distinct.size()),
+  metrics.RecordLookups(static_cast<std::int64_t>(images->distinct_good_frames),
                         static_cast<std::int64_t>(ordered.size()));
   response->set_matched(response->matches_size() > 0);
   return CheckDeadline(call);

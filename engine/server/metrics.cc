@@ -1,11 +1,11 @@
-#include "engine/server/metrics.h"
+#include "engine/server/internal/metrics.h"
 
 #include <algorithm>
 #include <atomic>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/server/auth.h"
+#include "engine/server/internal/auth.h"
 
 namespace hashmatch::server {
 namespace {

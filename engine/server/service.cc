@@ -4,50 +4,10 @@
 
 #include <algorithm>
 
+#include "engine/describe/describe.h"
 #include "engine/server/internal/services_impl.h"
-#include "tools/common/local_hash.h"
 
 namespace hashmatch::server {
-
-absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h, const std::string& where) {
-  const auto signal = static_cast<Signal>(h.signal());
-  if (h.signal() == v1::SIGNAL_UNSPECIFIED || !ParseSignal(SignalName(signal))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ".signal: not set or unknown (", static_cast<int>(h.signal()), ")"));
-  }
-  const std::size_t want = SignalValueBytes(signal);
-  std::string value;
-  if (h.has_raw()) {
-    value = h.raw();
-  } else if (h.has_hex()) {
-    const std::string& hex = h.hex();
-    if (want != 0 && hex.size() != 2 * want) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".hex: ", hex.size(), " hex digits, ",
-                                                     SignalName(signal), " needs ", 2 * want));
-    }
-    if (hex.size() > (std::size_t{1} << 20)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".hex: ", hex.size(), " hex digits; the limit is 1 MiB"));
-    }
-    absl::StatusOr<std::string> decoded = DecodeHex(hex);
-    if (!decoded.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".hex: ", std::string(decoded.status().message())));
-    }
-    value = *std::move(decoded);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": neither raw nor hex is set"));
-  }
-  if (want != 0 && value.size() != want) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ".raw: ", value.size(), " bytes, ",
-                                                   SignalName(signal), " needs ", want));
-  }
-  if (h.has_quality() && (h.quality() < 0 || h.quality() > 100)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ".quality: ", h.quality(), " is outside 0..100"));
-  }
-  return ParsedHash{signal, std::move(value)};
-}
 
 grpc::Status Services::Impl::Begin(grpc::ServerContextBase* context, Call* call) {
   const auto& metadata = context->client_metadata();
@@ -152,9 +112,9 @@ void Services::Impl::FillMatch(const Call& call, const index::Match& m, Signal s
   if (d.ok()) out->set_category(d->category);
   if (call.key.role == Role::kPlatform) return;
   out->set_descriptor_id(m.id);
-  out->set_signal(static_cast<v1::Signal>(signal));
+  out->set_signal(ToProto(signal));
   out->set_distance(m.distance);
-  out->set_status(static_cast<v1::DescriptorStatus>(m.status));
+  out->set_status(ToProto(m.status));
   if (call.key.role == Role::kPolice && d.ok()) {
     for (const index::Provenance& p : d->provenance) {
       v1::Provenance* o = out->add_provenance();
@@ -182,7 +142,7 @@ grpc::Status Services::Impl::Lookup(Call* call,
     v1::HashResult* r = results->Add();
     r->set_index(static_cast<int>(i));
     if (!hashes[i].ok()) {
-      r->mutable_error()->set_code(CodeName(ToGrpcCode(hashes[i].status().code())));
+      r->mutable_error()->set_code(CodeName(ToGrpc(hashes[i].status()).error_code()));
       r->mutable_error()->set_message(std::string(hashes[i].status().message()));
       continue;
     }
@@ -281,35 +241,30 @@ class MatchServiceImpl final
     call.items = 1;
     absl::StatusOr<index::MatchOptions> options = s_->Options(call, request.options());
     if (!options.ok()) return ToGrpc(options.status());
-    media::ImageLimits limits;
-    limits.max_bytes = s_->limits.max_image_bytes;
-    limits.max_pixels = s_->limits.max_image_pixels;
-    tools::LocalHasher hasher(limits);
+    describe::DescribeOptions describe_options;
+    describe_options.image_limits.max_bytes = s_->limits.max_image_bytes;
+    describe_options.image_limits.max_pixels = s_->limits.max_image_pixels;
+    describe::Describer describer(describe_options);
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(request.media().data());
-    absl::StatusOr<tools::ImageDescriptors> d =
-        hasher.HashImage(std::span(bytes, request.media().size()), false);
-    if (!d.ok()) {
-      return grpc::Status(d.status().code() == absl::StatusCode::kResourceExhausted
-                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
-                              : grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("media: ", std::string(d.status().message())));
-    }
+    absl::StatusOr<describe::Descriptors> described =
+        describer.Describe(std::span(bytes, request.media().size()), describe::MediaKind::kImage);
+    if (!described.ok()) return ToGrpc(described.status(), "media: ");
+    const auto& d = std::get<describe::ImageDescriptors>(*described);
     if (grpc::Status status = s_->CheckDeadline(call); !status.ok()) return status;
     v1::ComputedHashes* c = response->mutable_computed();
-    const auto str = [](const auto& h) {
-      return std::string(reinterpret_cast<const char*>(h.bytes.data()), h.bytes.size());
-    };
-    c->set_pdq(str(d->pdq.hash));
-    c->set_pdq_quality(d->pdq.quality);
-    c->set_md5(str(d->digests.md5));
-    c->set_sha1(str(d->digests.sha1));
-    c->set_sha256(str(d->digests.sha256));
-    std::vector<absl::StatusOr<ParsedHash>> hashes = {ParsedHash{Signal::kSha256, c->sha256()},
-                                                      ParsedHash{Signal::kSha1, c->sha1()},
-                                                      ParsedHash{Signal::kMd5, c->md5()}};
-    // A featureless image (quality below the floor) is not looked up by PDQ: it would match
-    // other featureless images.
-    if (d->pdq.quality >= 50) hashes.push_back(ParsedHash{Signal::kPdq, c->pdq()});
+    c->set_pdq(Raw(d.pdq.hash));
+    c->set_pdq_quality(d.pdq.quality);
+    c->set_md5(Raw(d.digests.md5));
+    c->set_sha1(Raw(d.digests.sha1));
+    c->set_sha256(Raw(d.digests.sha256));
+    std::vector<absl::StatusOr<ParsedHash>> hashes = {
+        ParsedHash{Signal::kSha256, c->sha256(), std::nullopt},
+        ParsedHash{Signal::kSha1, c->sha1(), std::nullopt},
+        ParsedHash{Signal::kMd5, c->md5(), std::nullopt}};
+    const index::Matcher* matcher = s_->Matcher();
+    if (matcher != nullptr && matcher->QueryQualityMatches(d.pdq.quality, *options)) {
+      hashes.push_back(ParsedHash{Signal::kPdq, c->pdq(), d.pdq.quality});
+    }
     google::protobuf::RepeatedPtrField<v1::HashResult> results;
     grpc::Status status = s_->Lookup(&call, hashes, *options, &results);
     if (!status.ok()) return status;

@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "engine/server/audit.h"
-#include "engine/server/bundles.h"
-#include "engine/server/keys.h"
+#include "engine/server/internal/audit.h"
+#include "engine/server/internal/bundles.h"
+#include "engine/server/internal/keys.h"
 #include "index/matcher.h"
 #include "index/store.h"
 

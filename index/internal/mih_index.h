@@ -86,6 +86,7 @@ class MihIndex final : public faiss::IndexBinary {
     std::uint8_t counts[60];
   };
   static constexpr int kBucketsPerLine = 60;
+  static constexpr std::uint32_t kSaveMagic = 0x3148494D;  // "MIH1", first in Save's form
   struct Table {
     HugeVector<OffsetLine> lines;
     std::vector<std::uint32_t> wide;  // 61 offsets per line holding a bucket of >= 255 codes

@@ -127,4 +127,35 @@ absl::StatusOr<std::vector<VideoMatch>> MatchVideo(const Matcher& matcher, Store
   return out;
 }
 
+absl::StatusOr<ImagesInVideo> MatchImagesInVideo(const Matcher& matcher, int quality_floor,
+                                                 std::span<const VpdqFeature> frames,
+                                                 const MatchOptions& options) {
+  const int floor = options.include_low_quality ? 0 : quality_floor;
+  const std::vector<Pdq256> distinct = DistinctGoodFrames(frames, floor);
+  HM_ASSIGN_OR_RETURN(const std::vector<std::vector<Match>> found,
+                      matcher.MatchPdqBatch(distinct, options));
+  std::map<DescriptorId, std::vector<std::pair<std::uint32_t, std::uint32_t>>> seen;
+  std::map<DescriptorId, Match> closest;
+  for (const VpdqFeature& f : frames) {
+    if (f.quality < floor) continue;
+    const auto at = std::lower_bound(distinct.begin(), distinct.end(), f.pdq) - distinct.begin();
+    for (const Match& match : found[static_cast<std::size_t>(at)]) {
+      seen[match.id].emplace_back(f.timestamp_ms, 0);
+      auto [it, inserted] = closest.try_emplace(match.id, match);
+      if (match.distance < it->second.distance) it->second = match;
+    }
+  }
+  ImagesInVideo out;
+  out.distinct_good_frames = static_cast<int>(distinct.size());
+  constexpr std::uint32_t kMaxGapMs = 2500;  // a frame per second, one missed
+  for (auto& [id, times] : seen) {
+    out.images.push_back({closest[id], GroupRanges(times, kMaxGapMs)});
+  }
+  std::sort(out.images.begin(), out.images.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.ranges[0].query_start, a.match.id) <
+           std::tie(b.ranges[0].query_start, b.match.id);
+  });
+  return out;
+}
+
 }  // namespace hashmatch::index::internal

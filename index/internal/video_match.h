@@ -17,6 +17,11 @@ absl::StatusOr<std::vector<VideoMatch>> MatchVideo(const Matcher& matcher, Store
                                                    std::span<const VpdqFeature> query,
                                                    const VideoMatchOptions& options);
 
+// Matcher::MatchImagesInVideo.
+absl::StatusOr<ImagesInVideo> MatchImagesInVideo(const Matcher& matcher, int quality_floor,
+                                                 std::span<const VpdqFeature> frames,
+                                                 const MatchOptions& options);
+
 // Groups time-ordered (query ms, stored ms) pairs into ranges: a new range starts where the query
 // skips more than `max_gap_ms` or the stored time stops advancing with it.
 std::vector<TimeRange> GroupRanges(std::span<const std::pair<std::uint32_t, std::uint32_t>> pairs,

@@ -3,11 +3,18 @@
 #include <map>
 #include <string>
 
-#include "tools/common/bundle.h"
-#include "tools/common/ed25519.h"
+#include "engine/bundle/bundle.h"
 #include "tools/hashmatch-ingest/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using bundle::Bundle;
+using bundle::KeyFingerprint;
+using bundle::ReadBundle;
+using bundle::ReadPublicKey;
+using bundle::SignBundleFile;
+using bundle::VerifyBundle;
+using bundle::WriteKeyPair;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -109,4 +116,4 @@ void AddBundleCommands(CLI::App& app, int* exit_code) {
   show->callback([=] { *exit_code = RunShow(*show_bundle); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
 
 // `hash`: local files → an unsigned bundle (hash_command.cc).
 void AddHashCommand(CLI::App& app, int* exit_code);
@@ -16,4 +16,4 @@ void AddReviewCommands(CLI::App& app, int* exit_code);
 // `import`, `export`: exchange formats ↔ bundles and the server (list_commands.cc).
 void AddListCommands(CLI::App& app, int* exit_code);
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

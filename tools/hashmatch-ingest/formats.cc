@@ -10,9 +10,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "tools/common/bundle.h"
+#include "engine/bundle/bundle.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using bundle::kMaxCategoryBytes;
 namespace {
 
 constexpr std::string_view kVicsContext =
@@ -593,4 +595,4 @@ std::unique_ptr<ListWriter> MakeListWriter(ListFormat format, std::FILE* out) {
   return nullptr;
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "engine/core/core.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
 
 enum class ListFormat { kTeCsv, kHmaCsv, kDigestList, kVicsJson };
 
@@ -70,4 +70,4 @@ class ListWriter {
 };
 std::unique_ptr<ListWriter> MakeListWriter(ListFormat format, std::FILE* out);
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

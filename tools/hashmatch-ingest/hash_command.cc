@@ -18,11 +18,23 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/common/bundle.h"
-#include "tools/common/local_hash.h"
+#include "engine/bundle/bundle.h"
+#include "engine/describe/describe.h"
+#include "engine/sys/sys.h"
 #include "tools/hashmatch-ingest/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using bundle::AppendDelimited;
+using bundle::Bundle;
+using bundle::kMaxCategoryBytes;
+using bundle::kMaxVpdqBytes;
+using bundle::ParseJournal;
+using bundle::ReadBundle;
+using bundle::WriteBundle;
+using sys::DefaultThreads;
+using sys::ListInputFiles;
+using sys::ParallelOrdered;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -37,55 +49,31 @@ struct HashFlags {
   double seconds_per_hash = 1;
 };
 
-v1::BundleRecord Record(Signal signal, const auto& value, int quality,
-                        const std::string& category) {
-  v1::BundleRecord r;
-  r.mutable_hash()->set_signal(static_cast<v1::Signal>(signal));
-  r.mutable_hash()->set_raw(
-      std::string(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
-  if (quality >= 0) r.mutable_hash()->set_quality(quality);
-  r.set_category(category);
-  return r;
-}
-
-// A file's records. An image: PDQ + quality and the three digests. A video: the digests and one
-// VPDQ record holding every sampled frame (PDQ, quality, timestamp), matched as a video.
-absl::StatusOr<v1::BundleRecord> VpdqRecord(const VideoDescriptors& d,
-                                            const std::string& category) {
-  if (d.frames.empty()) return absl::InvalidArgumentError("video: no frame was sampled");
-  const std::vector<VpdqFeature> frames = Features(d);
-  v1::BundleRecord r;
-  r.mutable_hash()->set_signal(v1::SIGNAL_VPDQ);
-  r.mutable_hash()->set_raw(EncodeVpdq(frames));
-  if (r.hash().raw().size() > kMaxVpdqBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("video: ", frames.size(), " sampled frames; a VPDQ descriptor holds at most ",
-                     kMaxVpdqBytes / kVpdqFrameBytes, " (raise --seconds-per-hash)"));
-  }
-  r.set_category(category);
-  return r;
-}
-
-absl::StatusOr<std::vector<v1::BundleRecord>> FileRecords(LocalHasher& hasher,
+// A file's records, one per descriptor value of engine/describe (Values): an image's PDQ +
+// quality, a video's VPDQ value (every sampled frame: PDQ, quality, timestamp), then the three
+// digests.
+absl::StatusOr<std::vector<v1::BundleRecord>> FileRecords(describe::Describer& describer,
                                                           const std::string& path,
                                                           const HashFlags& flags) {
-  const std::size_t bound = std::max(flags.limits.max_bytes, flags.video_limits.max_bytes);
-  HM_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadFileBounded(path, bound));
-  std::vector<v1::BundleRecord> records;
-  hash::Digests digests;
-  if (media::ProbeVideo(bytes).ok()) {
-    HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, flags.seconds_per_hash));
-    HM_ASSIGN_OR_RETURN(v1::BundleRecord video, VpdqRecord(d, flags.category));
-    records.push_back(std::move(video));
-    digests = d.digests;
-  } else {
-    HM_ASSIGN_OR_RETURN(const ImageDescriptors d, hasher.HashImage(bytes, false));
-    records.push_back(Record(Signal::kPdq, d.pdq.hash, d.pdq.quality, flags.category));
-    digests = d.digests;
+  HM_ASSIGN_OR_RETURN(const describe::Descriptors d, describer.DescribeFile(path));
+  if (const auto* video = std::get_if<describe::VideoDescriptors>(&d);
+      video != nullptr && video->frames.empty()) {
+    return absl::InvalidArgumentError("video: no frame was sampled");
   }
-  records.push_back(Record(Signal::kMd5, digests.md5, -1, flags.category));
-  records.push_back(Record(Signal::kSha1, digests.sha1, -1, flags.category));
-  records.push_back(Record(Signal::kSha256, digests.sha256, -1, flags.category));
+  std::vector<v1::BundleRecord> records;
+  for (describe::DescriptorValue& v : describe::Values(d)) {
+    if (v.signal == Signal::kVpdq && v.value.size() > kMaxVpdqBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("video: ", (v.value.size() - 1) / kVpdqFrameBytes,
+                       " sampled frames; a VPDQ descriptor holds at most ",
+                       kMaxVpdqBytes / kVpdqFrameBytes, " (raise --seconds-per-hash)"));
+    }
+    v1::BundleRecord& r = records.emplace_back();
+    r.mutable_hash()->set_signal(static_cast<v1::Signal>(v.signal));
+    r.mutable_hash()->set_raw(std::move(v.value));
+    if (v.quality >= 0) r.mutable_hash()->set_quality(v.quality);
+    r.set_category(flags.category);
+  }
   return records;
 }
 
@@ -201,9 +189,14 @@ int RunHash(const HashFlags& flags) {
                  sources_path.c_str());
     return 2;
   }
-  std::vector<std::unique_ptr<LocalHasher>> hashers;
-  for (int t = 0; t < flags.threads; ++t)
-    hashers.push_back(std::make_unique<LocalHasher>(flags.limits, flags.video_limits));
+  describe::DescribeOptions options;
+  options.image_limits = flags.limits;
+  options.video_limits = flags.video_limits;
+  options.seconds_per_hash = flags.seconds_per_hash;
+  std::vector<std::unique_ptr<describe::Describer>> describers;
+  for (int t = 0; t < flags.threads; ++t) {
+    describers.push_back(std::make_unique<describe::Describer>(options));
+  }
   std::vector<absl::StatusOr<std::vector<v1::BundleRecord>>> results(
       todo.size(), absl::UnknownError("not hashed"));
   Progress progress(todo.size());
@@ -220,7 +213,7 @@ int RunHash(const HashFlags& flags) {
   ParallelOrdered(
       todo.size(), flags.threads,
       [&](int thread, std::size_t i) {
-        results[i] = FileRecords(*hashers[thread], todo[i], flags);
+        results[i] = FileRecords(*describers[thread], todo[i], flags);
       },
       [&](std::size_t i) {
         if (results[i].ok()) {
@@ -291,4 +284,4 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   hash->callback([=] { *exit_code = RunHash(*flags); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -7,13 +7,23 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bundle/bundle.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
-#include "tools/common/bundle.h"
-#include "tools/common/client.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
 #include "tools/hashmatch-ingest/formats.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using bundle::Bundle;
+using bundle::ReadBundle;
+using bundle::WriteBundle;
+using cli::AddConnectFlags;
+using cli::ConnectFlags;
+using cli::DescribeRpcError;
+using cli::MakeChannel;
+using cli::MakeContext;
+using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -287,4 +297,4 @@ void AddListCommands(CLI::App& app, int* exit_code) {
   exp->callback([ex, exit_code] { *exit_code = RunExport(*ex); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

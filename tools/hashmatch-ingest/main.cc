@@ -19,11 +19,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "hashmatch-ingest 0.1.0");
   app.require_subcommand(1);
   int exit_code = 0;
-  hashmatch::tools::AddHashCommand(app, &exit_code);
-  hashmatch::tools::AddBundleCommands(app, &exit_code);
-  hashmatch::tools::AddPushCommand(app, &exit_code);
-  hashmatch::tools::AddReviewCommands(app, &exit_code);
-  hashmatch::tools::AddListCommands(app, &exit_code);
+  hashmatch::ingest::AddHashCommand(app, &exit_code);
+  hashmatch::ingest::AddBundleCommands(app, &exit_code);
+  hashmatch::ingest::AddPushCommand(app, &exit_code);
+  hashmatch::ingest::AddReviewCommands(app, &exit_code);
+  hashmatch::ingest::AddListCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

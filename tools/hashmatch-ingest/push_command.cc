@@ -10,13 +10,21 @@
 #include <string>
 #include <thread>
 
+#include "engine/bundle/bundle.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
-#include "tools/common/bundle.h"
-#include "tools/common/client.h"
-#include "tools/common/ed25519.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using bundle::Bundle;
+using bundle::ScanBundle;
+using cli::AddConnectFlags;
+using cli::ConnectFlags;
+using cli::DescribeRpcError;
+using cli::MakeChannel;
+using cli::MakeContext;
+using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -199,4 +207,4 @@ void AddPushCommand(CLI::App& app, int* exit_code) {
   cmd->callback([flags, exit_code] { *exit_code = RunPush(*flags); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -8,10 +8,17 @@
 #include "absl/strings/str_join.h"
 #include "engine/core/core.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
-#include "tools/common/client.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
+
+using cli::AddConnectFlags;
+using cli::ConnectFlags;
+using cli::DescribeRpcError;
+using cli::MakeChannel;
+using cli::MakeContext;
+using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -150,4 +157,4 @@ void AddReviewCommands(CLI::App& app, int* exit_code) {
   }
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace hashmatch::tools {
+namespace hashmatch::client {
 
 void AddHashCommand(CLI::App& app, int* exit_code);
 // match, stats, audit verify: the commands that talk to hashmatchd.
@@ -12,4 +12,4 @@ void AddServerCommands(CLI::App& app, int* exit_code);
 // keys create|list|revoke|add-agency|agencies|revoke-agency (admin).
 void AddKeysCommands(CLI::App& app, int* exit_code);
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::client

@@ -1,15 +1,23 @@
 // `hashmatch hash`: descriptors of local files, computed here; nothing is sent anywhere.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/common/local_hash.h"
+#include "absl/strings/str_format.h"
+#include "engine/describe/describe.h"
+#include "engine/sys/sys.h"
 #include "tools/hashmatch/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::client {
+
+using sys::DefaultThreads;
+using sys::ListInputFiles;
+using sys::ParallelOrdered;
 namespace {
 
 struct HashFlags {
@@ -22,36 +30,7 @@ struct HashFlags {
   double seconds_per_hash = 1;
 };
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string FormatTsv(const std::string& path, const ImageDescriptors& d) {
+std::string FormatTsv(const std::string& path, const describe::ImageDescriptors& d) {
   std::string line =
       absl::StrCat(path, "\t", d.pdq.hash.ToHex(), "\t", d.pdq.quality, "\t", d.digests.md5.ToHex(),
                    "\t", d.digests.sha1.ToHex(), "\t", d.digests.sha256.ToHex());
@@ -63,53 +42,58 @@ std::string FormatTsv(const std::string& path, const ImageDescriptors& d) {
   return line + "\n";
 }
 
-std::string FormatJson(const std::string& path, const ImageDescriptors& d) {
-  std::string line = absl::StrCat(
-      "{\"path\":", JsonString(path), ",\"format\":\"", media::FormatName(d.format),
-      "\",\"width\":", d.width, ",\"height\":", d.height, ",\"pdq\":\"", d.pdq.hash.ToHex(),
-      "\",\"quality\":", d.pdq.quality, ",\"md5\":\"", d.digests.md5.ToHex(), "\",\"sha1\":\"",
-      d.digests.sha1.ToHex(), "\",\"sha256\":\"", d.digests.sha256.ToHex(), "\"");
+nlohmann::json ImageJson(const std::string& path, const describe::ImageDescriptors& d) {
+  nlohmann::json j = {{"path", path},
+                      {"format", media::FormatName(d.format)},
+                      {"width", d.width},
+                      {"height", d.height},
+                      {"pdq", d.pdq.hash.ToHex()},
+                      {"quality", d.pdq.quality},
+                      {"md5", d.digests.md5.ToHex()},
+                      {"sha1", d.digests.sha1.ToHex()},
+                      {"sha256", d.digests.sha256.ToHex()}};
   if (d.dihedral) {
-    line += ",\"dihedral\":{";
+    nlohmann::json& dihedral = j["dihedral"] = nlohmann::json::object();
     for (std::size_t k = 0; k < d.dihedral->hashes.size(); ++k) {
-      absl::StrAppend(&line, k ? "," : "", "\"", hash::kDihedralNames[k], "\":\"",
-                      d.dihedral->hashes[k].ToHex(), "\"");
+      dihedral[hash::kDihedralNames[k]] = d.dihedral->hashes[k].ToHex();
     }
-    line += "}";
   }
-  return line + "}\n";
+  return j;
 }
 
 // One line per sampled frame: path, frame number, timestamp, quality, PDQ.
-std::string FormatVideo(const std::string& path, const VideoDescriptors& d, bool json) {
+std::string FormatVideo(const std::string& path, const describe::VideoDescriptors& d, bool json) {
   std::string out;
   for (const hash::VpdqFrame& f : d.frames) {
-    char timestamp[32];
-    std::snprintf(timestamp, sizeof timestamp, "%.3f", f.timestamp_seconds);
     if (json) {
-      absl::StrAppend(&out, "{\"path\":", JsonString(path), ",\"frame\":", f.number,
-                      ",\"timestamp\":", timestamp, ",\"quality\":", f.pdq.quality, ",\"pdq\":\"",
-                      f.pdq.hash.ToHex(), "\"}\n");
+      const nlohmann::json j = {{"path", path},
+                                {"frame", f.number},
+                                {"timestamp", std::round(f.timestamp_seconds * 1000) / 1000},
+                                {"quality", f.pdq.quality},
+                                {"pdq", f.pdq.hash.ToHex()}};
+      absl::StrAppend(&out, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "\n");
     } else {
-      absl::StrAppend(&out, path, "\t", f.number, "\t", timestamp, "\t", f.pdq.quality, "\t",
+      absl::StrAppend(&out, path, "\t", f.number, "\t",
+                      absl::StrFormat("%.3f", f.timestamp_seconds), "\t", f.pdq.quality, "\t",
                       f.pdq.hash.ToHex(), "\n");
     }
   }
   return out;
 }
 
-// An image's line, or a video's lines (a video is recognised by its container's magic bytes).
-absl::StatusOr<std::string> HashFile(LocalHasher& hasher, const std::string& path,
+// An image's line, or a video's lines (engine/describe tells which).
+absl::StatusOr<std::string> HashFile(describe::Describer& describer, const std::string& path,
                                      const HashFlags& flags) {
-  const std::size_t bound = std::max(flags.limits.max_bytes, flags.video_limits.max_bytes);
-  HM_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes, ReadFileBounded(path, bound));
+  HM_ASSIGN_OR_RETURN(const describe::Descriptors d, describer.DescribeFile(path));
   const bool json = flags.format == "json";
-  if (media::ProbeVideo(bytes).ok()) {
-    HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, flags.seconds_per_hash));
-    return FormatVideo(path, d, json);
+  if (const auto* video = std::get_if<describe::VideoDescriptors>(&d)) {
+    return FormatVideo(path, *video, json);
   }
-  HM_ASSIGN_OR_RETURN(const ImageDescriptors d, hasher.HashImage(bytes, flags.dihedral));
-  return json ? FormatJson(path, d) : FormatTsv(path, d);
+  const auto& image = std::get<describe::ImageDescriptors>(d);
+  if (!json) return FormatTsv(path, image);
+  // Paths that are not UTF-8 are printed with U+FFFD rather than failing the line.
+  return ImageJson(path, image).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 int RunHash(const HashFlags& flags) {
@@ -118,9 +102,14 @@ int RunHash(const HashFlags& flags) {
     std::fprintf(stderr, "hashmatch hash: %s\n", std::string(files.status().message()).c_str());
     return 2;
   }
-  std::vector<std::unique_ptr<LocalHasher>> hashers;
+  describe::DescribeOptions options;
+  options.image_limits = flags.limits;
+  options.video_limits = flags.video_limits;
+  options.dihedral = flags.dihedral;
+  options.seconds_per_hash = flags.seconds_per_hash;
+  std::vector<std::unique_ptr<describe::Describer>> describers;
   for (int t = 0; t < flags.threads; ++t) {
-    hashers.push_back(std::make_unique<LocalHasher>(flags.limits, flags.video_limits));
+    describers.push_back(std::make_unique<describe::Describer>(options));
   }
   std::vector<std::string> lines(files->size());
   std::vector<absl::Status> errors(files->size());
@@ -128,7 +117,7 @@ int RunHash(const HashFlags& flags) {
   ParallelOrdered(
       files->size(), flags.threads,
       [&](int thread, std::size_t i) {
-        absl::StatusOr<std::string> d = HashFile(*hashers[thread], (*files)[i], flags);
+        absl::StatusOr<std::string> d = HashFile(*describers[thread], (*files)[i], flags);
         if (!d.ok()) {
           errors[i] = d.status();
         } else {
@@ -199,4 +188,4 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
   cmd->callback([flags, exit_code] { *exit_code = RunHash(*flags); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::client

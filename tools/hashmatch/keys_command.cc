@@ -3,12 +3,20 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/bundle/bundle.h"
 #include "hashmatch/v1/admin.grpc.pb.h"
-#include "tools/common/client.h"
-#include "tools/common/ed25519.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::client {
+
+using bundle::ReadPublicKey;
+using cli::AddConnectFlags;
+using cli::ConnectFlags;
+using cli::DescribeRpcError;
+using cli::MakeChannel;
+using cli::MakeContext;
+using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -214,4 +222,4 @@ void AddKeysCommands(CLI::App& app, int* exit_code) {
       ->required();
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::client

@@ -11,9 +11,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "hashmatch 0.1.0");
   app.require_subcommand(1);
   int exit_code = 0;
-  hashmatch::tools::AddHashCommand(app, &exit_code);
-  hashmatch::tools::AddServerCommands(app, &exit_code);
-  hashmatch::tools::AddKeysCommands(app, &exit_code);
+  hashmatch::client::AddHashCommand(app, &exit_code);
+  hashmatch::client::AddServerCommands(app, &exit_code);
+  hashmatch::client::AddKeysCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

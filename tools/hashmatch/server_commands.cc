@@ -11,13 +11,25 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/describe/describe.h"
+#include "engine/sys/sys.h"
 #include "hashmatch/v1/admin.grpc.pb.h"
 #include "hashmatch/v1/match.grpc.pb.h"
-#include "tools/common/client.h"
-#include "tools/common/local_hash.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch/commands.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::client {
+
+using cli::AddConnectFlags;
+using cli::ConnectFlags;
+using cli::DescribeRpcError;
+using cli::MakeChannel;
+using cli::MakeContext;
+using cli::ReadApiKey;
+using sys::DefaultThreads;
+using sys::ListInputFiles;
+using sys::ParallelOrdered;
+using sys::ReadFileBounded;
 namespace {
 
 constexpr int kDeadlineSeconds = 60;
@@ -74,7 +86,7 @@ bool IsVideoFile(const std::string& path) {
   std::uint8_t head[3 * 188];
   const std::size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
-  return media::ProbeVideo(std::span(head, n)).ok();
+  return describe::LooksLikeVideo(std::span(head, n));
 }
 
 std::string Ranges(const google::protobuf::RepeatedPtrField<v1::TimeRange>& ranges, bool known) {
@@ -120,9 +132,9 @@ bool PrintVideoResult(const std::string& path, const v1::MatchVideoResponse& r) 
 absl::StatusOr<v1::MatchVideoResponse> MatchOneVideo(v1::MatchService::Stub& stub,
                                                      const std::string& key,
                                                      const std::string& path, bool send_media,
-                                                     LocalHasher& hasher) {
+                                                     describe::Describer& describer) {
   HM_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> bytes,
-                      ReadFileBounded(path, hasher.video_limits().max_bytes));
+                      ReadFileBounded(path, describer.options().video_limits.max_bytes));
   std::vector<v1::MatchVideoChunk> chunks(1);
   v1::VideoHeader* header = chunks[0].mutable_header();
   if (send_media) {
@@ -133,7 +145,9 @@ absl::StatusOr<v1::MatchVideoResponse> MatchOneVideo(v1::MatchService::Stub& stu
       chunks.emplace_back().set_data(reinterpret_cast<const char*>(bytes.data() + at), n);
     }
   } else {
-    HM_ASSIGN_OR_RETURN(const VideoDescriptors d, hasher.HashVideo(bytes, 1.0));
+    HM_ASSIGN_OR_RETURN(const describe::Descriptors described,
+                        describer.Describe(bytes, describe::MediaKind::kVideo));
+    const auto& d = std::get<describe::VideoDescriptors>(described);
     *header->add_digests() = Hash(v1::SIGNAL_MD5, d.digests.md5);
     *header->add_digests() = Hash(v1::SIGNAL_SHA1, d.digests.sha1);
     *header->add_digests() = Hash(v1::SIGNAL_SHA256, d.digests.sha256);
@@ -194,15 +208,21 @@ bool MatchImageFiles(v1::MatchService::Stub& stub, const std::string& key,
 // Images hashed here (all cores), then one MatchHashes for the batch; printed in input order.
 bool MatchImageHashes(v1::MatchService::Stub& stub, const std::string& key,
                       const std::vector<std::string>& files,
-                      const std::vector<std::unique_ptr<LocalHasher>>& hashers,
+                      const std::vector<std::unique_ptr<describe::Describer>>& describers,
                       const FailFile& fail_file, bool* any_match) {
-  const int threads = static_cast<int>(hashers.size());
-  std::vector<absl::StatusOr<ImageDescriptors>> hashed(files.size(),
-                                                       absl::UnknownError("not hashed"));
+  const int threads = static_cast<int>(describers.size());
+  std::vector<absl::StatusOr<describe::ImageDescriptors>> hashed(files.size(),
+                                                                 absl::UnknownError("not hashed"));
   ParallelOrdered(
       files.size(), threads,
       [&](int thread, std::size_t i) {
-        hashed[i] = hashers[thread]->HashImageFile(files[i], false);
+        absl::StatusOr<describe::Descriptors> d =
+            describers[thread]->DescribeFile(files[i], describe::MediaKind::kImage);
+        if (d.ok()) {
+          hashed[i] = std::get<describe::ImageDescriptors>(*std::move(d));
+        } else {
+          hashed[i] = d.status();
+        }
       },
       [](std::size_t) {});
   v1::MatchHashesRequest request;
@@ -259,14 +279,16 @@ int RunMatch(const MatchFlags& flags) {
   };
 
   // Videos go one by one through MatchVideo; the images between them in batches.
-  LocalHasher video_hasher;
-  std::vector<std::unique_ptr<LocalHasher>> hashers;
-  for (int t = 0; t < flags.threads; ++t) hashers.push_back(std::make_unique<LocalHasher>());
+  describe::Describer video_describer;
+  std::vector<std::unique_ptr<describe::Describer>> describers;
+  for (int t = 0; t < flags.threads; ++t) {
+    describers.push_back(std::make_unique<describe::Describer>());
+  }
   std::vector<std::string> images;
   const auto match_images = [&]() -> bool {
     const bool ok = flags.send_media
                         ? MatchImageFiles(*stub, *key, images, fail_file, &any_match)
-                        : MatchImageHashes(*stub, *key, images, hashers, fail_file, &any_match);
+                        : MatchImageHashes(*stub, *key, images, describers, fail_file, &any_match);
     images.clear();
     return ok;
   };
@@ -278,7 +300,7 @@ int RunMatch(const MatchFlags& flags) {
     }
     if (!images.empty() && !match_images()) return 2;
     absl::StatusOr<v1::MatchVideoResponse> r =
-        MatchOneVideo(*stub, *key, path, flags.send_media, video_hasher);
+        MatchOneVideo(*stub, *key, path, flags.send_media, video_describer);
     if (absl::IsUnavailable(r.status())) {
       std::fprintf(stderr, "hashmatch match: %s\n", std::string(r.status().message()).c_str());
       return 2;
@@ -402,4 +424,4 @@ void AddServerCommands(CLI::App& app, int* exit_code) {
   verify->callback([audit, exit_code] { *exit_code = RunAuditVerify(*audit); });
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::client

@@ -19,42 +19,22 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "engine/core/core.h"
-#include "engine/server/bundles.h"
-#include "engine/server/metrics.h"
+#include "engine/server/internal/bundles.h"
+#include "engine/server/internal/metrics.h"
+#include "engine/server/internal/proto_convert.h"
 #include "engine/server/service.h"
+#include "engine/sys/sys.h"
 #include "hashmatch/v1/admin.grpc.pb.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "hashmatch/v1/match.grpc.pb.h"
 
 namespace hashmatch::server {
 
-namespace v1 = ::hashmatch::v1;
-
-inline std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-inline grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
-  return static_cast<grpc::StatusCode>(code);
-}
-
-inline grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
-}
-
-inline std::string CodeName(grpc::StatusCode code) {
-  // gRPC and Abseil number their status codes alike.
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
 // Token bucket per key: `rate` per second, bursts of two seconds' worth.
 class RateLimiter {
  public:
   bool Allow(const std::string& key_id, double rate) {
-    const double now =
-        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const double now = sys::MonotonicSeconds();
     std::lock_guard lock(mu_);
     Bucket& b = buckets_[key_id];
     const double capacity = std::max(1.0, 2 * rate);
@@ -90,15 +70,6 @@ struct Call {
   std::vector<std::int64_t> descriptor_ids;
 };
 
-// A parsed client hash: signal and raw bytes.
-struct ParsedHash {
-  Signal signal;
-  std::string value;
-};
-
-// `where` names the field for errors, e.g. "hashes[3]".
-absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h, const std::string& where);
-
 struct Services::Impl {
   index::Store* store = nullptr;
   KeyTable* keys = nullptr;
@@ -126,7 +97,7 @@ struct Services::Impl {
     RestartDeadline(&call);
     grpc::Status status = Begin(context, &call);
     if (status.ok()) status = run(call);
-    AuditRecord record{NowMs(),
+    AuditRecord record{sys::NowMs(),
                        call.key.key_id,
                        call.authenticated ? std::string(RoleName(call.key.role)) : "",
                        call.method,

@@ -1,6 +1,6 @@
 // The audit chain against a real SQLite file: intact after restarts, and every edit, deletion or
 // insertion found with the record number.
-#include "engine/server/audit.h"
+#include "engine/server/internal/audit.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // The role table against the API itself, and key secrets.
-#include "engine/server/auth.h"
+#include "engine/server/internal/auth.h"
 
 #include <google/protobuf/descriptor.h>
 

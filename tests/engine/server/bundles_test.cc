@@ -1,6 +1,6 @@
 // The bundle inbox against a real data folder: agency keys, staged uploads that resume after a
 // reopen, one claim per upload, and the record of imports.
-#include "engine/server/bundles.h"
+#include "engine/server/internal/bundles.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

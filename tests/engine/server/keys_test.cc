@@ -1,5 +1,5 @@
 // The API key table against a real SQLite file: roles, revocation, restart, no secret on disk.
-#include "engine/server/keys.h"
+#include "engine/server/internal/keys.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>

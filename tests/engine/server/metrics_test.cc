@@ -1,5 +1,5 @@
 // Counters, histogram buckets, quantiles and the Prometheus text of engine/server/metrics.
-#include "engine/server/metrics.h"
+#include "engine/server/internal/metrics.h"
 
 #include <catch2/catch.hpp>
 #include <string>

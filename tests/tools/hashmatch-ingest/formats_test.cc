@@ -9,7 +9,7 @@
 
 #include "tests/testing/temp_dir.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::ingest {
 namespace {
 
 std::string Write(const hashmatch::testing::TempDir& dir, const std::string& name,
@@ -220,4 +220,4 @@ TEST_CASE("a writer counts what its format cannot carry", "[tools][formats]") {
 }
 
 }  // namespace
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::ingest

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "engine/core/core.h"
 
 namespace hashmatch::server {
 
@@ -19,6 +20,10 @@ enum class Role { kPlatform = 1, kIct = 2, kPolice = 3, kAdmin = 4 };
 
 std::string_view RoleName(Role role);  // "platform", "ict", "police", "admin"
 std::optional<Role> ParseRole(std::string_view name);
+
+// The status of descriptors a role adds (AddDescriptors, PushBundle): police add VERIFIED
+// descriptors, everyone else (ict) CANDIDATEs for police review. The one place this rule lives.
+DescriptorStatus StatusOfDescriptorsAddedBy(Role role);
 
 // Whether `role` may call `method`, a gRPC full method name such as
 // "/hashmatch.v1.MatchService/MatchHashes". Methods not in the table: nobody.

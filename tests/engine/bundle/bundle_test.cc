@@ -1,6 +1,6 @@
 // Descriptor bundles and agency keys against real files: round trip, signatures, and every kind
 // of damage refused with where it is.
-#include "tools/common/bundle.h"
+#include "engine/bundle/bundle.h"
 
 #include <sys/stat.h>
 
@@ -12,9 +12,8 @@
 #include <vector>
 
 #include "tests/testing/temp_dir.h"
-#include "tools/common/ed25519.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::bundle {
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -143,7 +142,7 @@ TEST_CASE("records with wrong fields are refused with their index", "[tools][bun
   records[3].mutable_hash()->set_raw("short");
   const absl::Status s = WriteBundle(dir.File("b.bundle"), Header(), records);
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
-  CHECK(std::string(s.message()).find("record 3.hash.raw: 5 bytes, MD5 needs 16") !=
+  CHECK(std::string(s.message()).find("record 3.hash: MD5 value is 5 bytes, expected 16") !=
         std::string::npos);
   records = Records(4);
   records[2].mutable_hash()->clear_quality();
@@ -153,9 +152,9 @@ TEST_CASE("records with wrong fields are refused with their index", "[tools][bun
 }
 
 }  // namespace
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::bundle
 
-namespace hashmatch::tools {
+namespace hashmatch::bundle {
 namespace {
 
 TEST_CASE("a journal yields its complete records and ignores a torn tail", "[tools][bundle]") {
@@ -168,4 +167,4 @@ TEST_CASE("a journal yields its complete records and ignores a torn tail", "[too
 }
 
 }  // namespace
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::bundle

@@ -1,4 +1,4 @@
-#include "tools/common/ed25519.h"
+#include "engine/bundle/internal/ed25519.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -12,8 +12,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "engine/bundle/bundle.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::bundle {
 namespace {
 
 struct PkeyFree {
@@ -90,6 +91,8 @@ absl::StatusOr<std::string> ReadPublicKey(const std::string& path) {
   return RawPublicKey(key.get(), path);
 }
 
+namespace internal {
+
 absl::StatusOr<Signature> SignDigest(const std::string& private_key_path, const Sha256& digest) {
   HM_ASSIGN_OR_RETURN(File in, OpenForReading(private_key_path));
   Pkey key(PEM_read_PrivateKey(in.get(), nullptr, nullptr, nullptr));
@@ -119,6 +122,8 @@ bool VerifyDigest(std::string_view public_key, const Sha256& digest, std::string
                           signature.size(), digest.bytes.data(), digest.bytes.size()) == 1;
 }
 
+}  // namespace internal
+
 std::string KeyFingerprint(std::string_view public_key) {
   Sha256 digest;
   SHA256(reinterpret_cast<const unsigned char*>(public_key.data()), public_key.size(),
@@ -126,4 +131,4 @@ std::string KeyFingerprint(std::string_view public_key) {
   return digest.ToHex().substr(0, 16);
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::bundle

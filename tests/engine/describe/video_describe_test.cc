@@ -8,11 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "engine/describe/describe.h"
 #include "tests/engine/hash/test_images.h"
-#include "tools/common/local_hash.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::describe {
 namespace {
+
+// Describe as a video: the frames and digests, or why not.
+absl::StatusOr<VideoDescriptors> DescribeVideo(std::span<const std::uint8_t> bytes,
+                                               double seconds_per_hash = 1,
+                                               media::VideoLimits limits = {}) {
+  DescribeOptions options;
+  options.seconds_per_hash = seconds_per_hash;
+  options.video_limits = limits;
+  Describer describer(options);
+  HM_ASSIGN_OR_RETURN(Descriptors d, describer.Describe(bytes, MediaKind::kVideo));
+  return std::get<VideoDescriptors>(std::move(d));
+}
 
 struct ReferenceFrame {
   std::int64_t number;
@@ -38,7 +50,8 @@ std::vector<ReferenceFrame> ReadReference(const std::string& path) {
   return frames;
 }
 
-TEST_CASE("vPDQ of the shared videos matches Meta's reference frame for frame", "[tools][video]") {
+TEST_CASE("vPDQ of the shared videos matches Meta's reference frame for frame",
+          "[describe][video]") {
   const char* videos[] = {"v1-slideshow-320x240-25fps", "v2-clip-of-v1-plus-extra-240x180-30fps",
                           "v3-unrelated-slideshow-320x240-30fps", "v4-zoom-pan-320x240-25fps"};
   for (const char* name : videos) {
@@ -49,8 +62,7 @@ TEST_CASE("vPDQ of the shared videos matches Meta's reference frame for frame", 
       REQUIRE_FALSE(reference.empty());
       const std::vector<std::uint8_t> bytes =
           testing::ReadBytes(testing::TestdataPath(std::string("pdq/videos/") + name + ".mp4"));
-      LocalHasher hasher;
-      const absl::StatusOr<VideoDescriptors> ours = hasher.HashVideo(bytes, seconds);
+      const absl::StatusOr<VideoDescriptors> ours = DescribeVideo(bytes, seconds);
       REQUIRE(ours.ok());
       REQUIRE(ours->frames.size() == reference.size());
       std::size_t identical = 0, close = 0;
@@ -72,13 +84,12 @@ TEST_CASE("vPDQ of the shared videos matches Meta's reference frame for frame", 
   }
 }
 
-TEST_CASE("broken videos are refused with the reason", "[tools][video]") {
+TEST_CASE("broken videos are refused with the reason", "[describe][video]") {
   const std::vector<std::uint8_t> good =
       testing::ReadBytes(testing::TestdataPath("pdq/videos/v1-slideshow-320x240-25fps.mp4"));
   REQUIRE(good.size() > 1000);
-  LocalHasher hasher;
   const auto message = [&](std::vector<std::uint8_t> bytes) {
-    const absl::StatusOr<VideoDescriptors> d = hasher.HashVideo(bytes, 1);
+    const absl::StatusOr<VideoDescriptors> d = DescribeVideo(bytes);
     REQUIRE_FALSE(d.ok());
     CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
     return std::string(d.status().message());
@@ -94,12 +105,11 @@ TEST_CASE("broken videos are refused with the reason", "[tools][video]") {
 
   media::VideoLimits small;
   small.max_side = 100;
-  LocalHasher limited({}, small);
-  const absl::StatusOr<VideoDescriptors> big = limited.HashVideo(good, 1);
+  const absl::StatusOr<VideoDescriptors> big = DescribeVideo(good, 1, small);
   REQUIRE_FALSE(big.ok());
   CHECK_THAT(std::string(big.status().message()),
              Catch::Contains("320x240 exceeds the side limit of 100"));
 }
 
 }  // namespace
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::describe

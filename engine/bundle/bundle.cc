@@ -1,18 +1,15 @@
-#include "tools/common/bundle.h"
+#include "engine/bundle/bundle.h"
 
-#include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
 #include <openssl/sha.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "tools/common/ed25519.h"
+#include "engine/bundle/internal/ed25519.h"
+#include "engine/sys/sys.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::bundle {
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -40,15 +37,17 @@ class DelimitedReader {
   absl::Status Next(google::protobuf::MessageLite* message, std::string_view what,
                     std::int64_t index = -1) {
     const std::size_t start = offset_;
-    std::uint64_t length = 0;
-    for (int shift = 0;; shift += 7) {
-      if (offset_ == bytes_.size())
-        return Error(start, what, index, "truncated in its length prefix");
-      if (shift > 28) return Error(start, what, index, "has a malformed length prefix");
-      const auto byte = static_cast<std::uint8_t>(bytes_[offset_++]);
-      length |= std::uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) break;
+    // The length prefix through protobuf's own varint reader (5 bytes at most for 32 bits).
+    const std::string_view rest = bytes_.substr(offset_, 5);
+    google::protobuf::io::CodedInputStream prefix(
+        reinterpret_cast<const std::uint8_t*>(rest.data()), static_cast<int>(rest.size()));
+    std::uint32_t length = 0;
+    if (!prefix.ReadVarint32(&length)) {
+      const bool truncated = rest.empty() || (rest.size() < 5 && (rest.back() & 0x80) != 0);
+      return Error(start, what, index,
+                   truncated ? "truncated in its length prefix" : "has a malformed length prefix");
     }
+    offset_ += static_cast<std::size_t>(prefix.CurrentPosition());
     if (length > max_message_) {
       return Error(start, what, index,
                    absl::StrCat("is ", length, " bytes; the limit is ", max_message_));
@@ -81,12 +80,9 @@ class DelimitedReader {
 }  // namespace
 
 void AppendDelimited(const google::protobuf::MessageLite& message, std::string* out) {
-  const std::string body = message.SerializeAsString();
-  for (std::uint64_t n = body.size();; n >>= 7) {
-    out->push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
-    if (n < 0x80) break;
-  }
-  out->append(body);
+  google::protobuf::io::StringOutputStream stream(out);
+  // Fails only for messages over 2 GiB, which CheckRecord's limits rule out.
+  (void)google::protobuf::util::SerializeDelimitedToZeroCopyStream(message, &stream);
 }
 
 std::vector<v1::BundleRecord> ParseJournal(std::string_view bytes) {
@@ -101,28 +97,19 @@ std::vector<v1::BundleRecord> ParseJournal(std::string_view bytes) {
 
 absl::Status CheckRecord(const v1::BundleRecord& record, const std::string& where) {
   const v1::HashValue& h = record.hash();
-  const auto signal = static_cast<Signal>(h.signal());
-  if (h.signal() == v1::SIGNAL_UNSPECIFIED || !ParseSignal(SignalName(signal))) {
+  if (h.signal() == v1::SIGNAL_UNSPECIFIED) {
     return absl::InvalidArgumentError(absl::StrCat(where, ".hash.signal: not set or unknown"));
   }
   if (!h.has_raw()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ".hash: a bundle holds raw values"));
   }
-  const std::size_t want = SignalValueBytes(signal);
-  if ((want != 0 && h.raw().size() != want) || h.raw().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ".hash.raw: ", h.raw().size(), " bytes, ",
-                                                   SignalName(signal), " needs ", want));
-  }
-  if (signal == Signal::kVpdq) {
-    if (absl::StatusOr<std::vector<VpdqFeature>> frames = DecodeVpdq(h.raw()); !frames.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".hash.raw: ", std::string(frames.status().message())));
-    }
-  }
-  if (signal == Signal::kPdq && (!h.has_quality() || h.quality() < 0 || h.quality() > 100)) {
+  const auto signal = static_cast<Signal>(h.signal());
+  if (signal == Signal::kPdq && !h.has_quality()) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".hash.quality: a PDQ record needs a quality of 0..100"));
   }
+  HM_RETURN_IF_ERROR(CheckDescriptorValue(signal, h.raw(), h.has_quality() ? h.quality() : -1,
+                                          where + ".hash", kMaxVpdqBytes));
   if (record.category().empty() || record.category().size() > kMaxCategoryBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".category: must be 1..", kMaxCategoryBytes, " bytes"));
@@ -185,53 +172,20 @@ absl::StatusOr<Bundle> ParseBundle(std::string_view bytes, const BundleLimits& l
 }
 
 absl::StatusOr<Bundle> ReadBundle(const std::string& path, const BundleLimits& limits) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  if (error) return absl::NotFoundError(absl::StrCat(path, ": ", error.message()));
-  if (size > limits.max_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, ": ", size, " bytes; the limit is ", limits.max_bytes));
+  absl::StatusOr<std::string> bytes = sys::ReadFileBoundedString(path, limits.max_bytes);
+  if (!bytes.ok()) {
+    // Over the limit is the caller's resource limit, not a bad argument.
+    if (absl::IsInvalidArgument(bytes.status())) {
+      return absl::ResourceExhaustedError(std::string(bytes.status().message()));
+    }
+    return bytes.status();
   }
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
-    return absl::DataLossError(path + ": read failed");
-  }
-  absl::StatusOr<Bundle> bundle = ParseBundle(bytes, limits);
-  if (!bundle.ok()) {
-    return absl::Status(bundle.status().code(),
-                        absl::StrCat(path, ": ", std::string(bundle.status().message())));
-  }
+  absl::StatusOr<Bundle> bundle = ParseBundle(*bytes, limits);
+  if (!bundle.ok()) return Prefixed(bundle.status(), path + ": ");
   return bundle;
 }
 
-namespace {}  // namespace
-
-bool WriteAndSync(int fd, std::string_view bytes) {
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
-    if (n <= 0) return false;
-    written += static_cast<std::size_t>(n);
-  }
-  return fsync(fd) == 0;
-}
-
 namespace {
-
-// Writes `bytes` to `path` through a temp file, fsync and rename.
-absl::Status WriteAtomically(const std::string& path, const std::string& bytes) {
-  const std::string temp = path + ".tmp";
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot create ", temp));
-  const bool ok = WriteAndSync(fd, bytes);
-  close(fd);
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    return absl::DataLossError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
 
 std::string Serialize(v1::BundleHeader header, const std::vector<v1::BundleRecord>& records) {
   std::string body;
@@ -240,9 +194,7 @@ std::string Serialize(v1::BundleHeader header, const std::vector<v1::BundleRecor
   header.set_bundle_id(Digest(body).ToHex());
   if (header.writer().empty()) header.set_writer(kWriter);
   if (header.created_unix_ms() == 0) {
-    header.set_created_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+    header.set_created_unix_ms(sys::NowMs());
   }
   std::string out(kMagic);
   AppendDelimited(header, &out);
@@ -257,7 +209,7 @@ absl::Status WriteBundle(const std::string& path, v1::BundleHeader header,
   for (std::size_t i = 0; i < records.size(); ++i) {
     HM_RETURN_IF_ERROR(CheckRecord(records[i], absl::StrCat("record ", i)));
   }
-  return WriteAtomically(path, Serialize(std::move(header), records));
+  return sys::WriteFileAtomic(path, Serialize(std::move(header), records), 0600);
 }
 
 absl::StatusOr<std::string> SignBundleFile(const std::string& path,
@@ -266,13 +218,14 @@ absl::StatusOr<std::string> SignBundleFile(const std::string& path,
   // The same header and records, byte for byte (Serialize is deterministic and keeps the
   // header's fields), then the signature over them.
   std::string bytes = Serialize(bundle.header, bundle.records);
-  HM_ASSIGN_OR_RETURN(const Signature signed_digest, SignDigest(private_key_path, Digest(bytes)));
+  HM_ASSIGN_OR_RETURN(const internal::Signature signed_digest,
+                      internal::SignDigest(private_key_path, Digest(bytes)));
   v1::BundleSignature signature;
   signature.set_algorithm("ed25519");
   signature.set_public_key(signed_digest.public_key);
   signature.set_signature(signed_digest.signature);
   AppendDelimited(signature, &bytes);
-  HM_RETURN_IF_ERROR(WriteAtomically(path, bytes));
+  HM_RETURN_IF_ERROR(sys::WriteFileAtomic(path, bytes, 0600));
   return signed_digest.public_key;
 }
 
@@ -288,11 +241,11 @@ absl::Status VerifyBundle(const Bundle& bundle, std::string_view public_key) {
                                                    KeyFingerprint(s.public_key()), ", not by ",
                                                    KeyFingerprint(public_key)));
   }
-  if (!VerifyDigest(public_key, bundle.signed_digest, s.signature())) {
+  if (!internal::VerifyDigest(public_key, bundle.signed_digest, s.signature())) {
     return absl::UnauthenticatedError(
         "bundle: the signature does not match the contents (altered after signing)");
   }
   return absl::OkStatus();
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::bundle

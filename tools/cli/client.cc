@@ -1,4 +1,4 @@
-#include "tools/common/client.h"
+#include "tools/cli/client.h"
 
 #include <chrono>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::cli {
 
 void AddConnectFlags(CLI::App* cmd, ConnectFlags* flags, const std::string& default_role) {
   flags->role = default_role;
@@ -75,4 +75,4 @@ std::string DescribeRpcError(const grpc::Status& status) {
                       ": ", status.error_message());
 }
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::cli

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/server/auth.h"
+#include "engine/server/internal/auth.h"
 
 namespace hashmatch::server {
 

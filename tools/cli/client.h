@@ -1,4 +1,4 @@
-// tools/common/client: how the client tools reach hashmatchd.
+// tools/cli/client: how the client tools reach hashmatchd.
 //
 // Owns the connection flags shared by `hashmatch` and `hashmatch-ingest` (--server, --key-file,
 // --role, --tls-ca), reading the API key (a file holding the key, or hashmatchd's demo-keys.json
@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hashmatch::tools {
+namespace hashmatch::cli {
 
 struct ConnectFlags {
   std::string server = "127.0.0.1:50051";
@@ -35,4 +35,4 @@ std::unique_ptr<grpc::ClientContext> MakeContext(const std::string& key, int dea
 // "CODE: message" for stderr.
 std::string DescribeRpcError(const grpc::Status& status);
 
-}  // namespace hashmatch::tools
+}  // namespace hashmatch::cli
