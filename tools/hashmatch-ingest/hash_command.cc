@@ -21,6 +21,7 @@
 #include "engine/bundle/bundle.h"
 #include "engine/describe/describe.h"
 #include "engine/sys/sys.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
 
 namespace hashmatch::ingest {
@@ -44,9 +45,7 @@ struct HashFlags {
   std::vector<std::string> paths;
   std::string out, agency, category, case_ref, contributor;
   int threads = DefaultThreads();
-  media::ImageLimits limits;
-  media::VideoLimits video_limits;
-  double seconds_per_hash = 1;
+  describe::DescribeOptions describe;
 };
 
 // A file's records, one per descriptor value of engine/describe (Values): an image's PDQ +
@@ -189,13 +188,9 @@ int RunHash(const HashFlags& flags) {
                  sources_path.c_str());
     return 2;
   }
-  describe::DescribeOptions options;
-  options.image_limits = flags.limits;
-  options.video_limits = flags.video_limits;
-  options.seconds_per_hash = flags.seconds_per_hash;
   std::vector<std::unique_ptr<describe::Describer>> describers;
   for (int t = 0; t < flags.threads; ++t) {
-    describers.push_back(std::make_unique<describe::Describer>(options));
+    describers.push_back(std::make_unique<describe::Describer>(flags.describe));
   }
   std::vector<absl::StatusOr<std::vector<v1::BundleRecord>>> results(
       todo.size(), absl::UnknownError("not hashed"));
@@ -272,15 +267,7 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
       ->required();
   hash->add_option("--case-ref", flags->case_ref, "Case reference (police only; never logged)");
   hash->add_option("--contributor", flags->contributor, "Who hashed the files");
-  hash->add_option("--threads", flags->threads, "Worker threads")->capture_default_str();
-  hash->add_option("--max-image-bytes", flags->limits.max_bytes, "Largest image to decode")
-      ->capture_default_str();
-  hash->add_option("--max-video-bytes", flags->video_limits.max_bytes, "Largest video to decode")
-      ->capture_default_str();
-  hash->add_option("--seconds-per-hash", flags->seconds_per_hash,
-                   "Videos: one frame per this many seconds (0: every frame)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  cli::AddDescribeFlags(hash, &flags->describe, &flags->threads);
   hash->callback([=] { *exit_code = RunHash(*flags); });
 }
 

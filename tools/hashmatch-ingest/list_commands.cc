@@ -21,9 +21,7 @@ using bundle::WriteBundle;
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
 using cli::DescribeRpcError;
-using cli::MakeChannel;
 using cli::MakeContext;
-using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -53,8 +51,7 @@ struct ExportFlags {
 };
 
 int Fail(const char* command, const std::string& message) {
-  std::fprintf(stderr, "hashmatch-ingest %s: %s\n", command, message.c_str());
-  return 2;
+  return cli::Fail(absl::StrCat("hashmatch-ingest ", command), message);
 }
 
 // Exit 0: bundle written (with --skip-invalid, invalid lines are reported and left out); 1: the
@@ -63,10 +60,10 @@ int Fail(const char* command, const std::string& message) {
 // Sends the records through AddDescriptors in batches of 10 000, each all-or-nothing and
 // acknowledged after its commit (police: VERIFIED, ict: CANDIDATE).
 int SendToServer(const ImportFlags& flags, const std::vector<ListRecord>& records) {
-  absl::StatusOr<std::string> key = ReadApiKey(flags.connect);
-  if (!key.ok()) return Fail("import", std::string(key.status().message()));
-  auto stub = v1::IngestService::NewStub(MakeChannel(flags.connect));
-  auto context = MakeContext(*key, 3600);
+  const absl::StatusOr<cli::Connection> connection = cli::Connection::Open(flags.connect);
+  if (!connection.ok()) return Fail("import", std::string(connection.status().message()));
+  auto stub = v1::IngestService::NewStub(connection->channel());
+  auto context = MakeContext(connection->key(), 3600);
   auto stream = stub->AddDescriptors(context.get());
   constexpr std::size_t kBatch = 10'000;
   std::int64_t added = 0, merged = 0, seq = 0;
@@ -184,7 +181,7 @@ absl::Status ExportFromBundle(const std::string& path, ListWriter& writer, std::
 }
 
 absl::Status ExportFromServer(const ExportFlags& flags, ListWriter& writer, std::int64_t* count) {
-  HM_ASSIGN_OR_RETURN(const std::string key, ReadApiKey(flags.connect));
+  HM_ASSIGN_OR_RETURN(const cli::Connection connection, cli::Connection::Open(flags.connect));
   v1::ListDescriptorsRequest request;
   request.set_status(flags.status == "candidate"  ? v1::DESCRIPTOR_STATUS_CANDIDATE
                      : flags.status == "verified" ? v1::DESCRIPTOR_STATUS_VERIFIED
@@ -192,10 +189,11 @@ absl::Status ExportFromServer(const ExportFlags& flags, ListWriter& writer, std:
                                                   : v1::DESCRIPTOR_STATUS_RETRACTED);
   request.set_category(flags.category);
   request.set_page_size(10'000);
-  auto stub = v1::IngestService::NewStub(MakeChannel(flags.connect));
+  auto stub = v1::IngestService::NewStub(connection.channel());
   do {
     v1::ListDescriptorsResponse page;
-    const grpc::Status status = stub->ListDescriptors(MakeContext(key, 120).get(), request, &page);
+    const grpc::Status status =
+        connection.Call(*stub, &v1::IngestService::Stub::ListDescriptors, request, &page, 120);
     if (!status.ok()) return absl::UnavailableError(DescribeRpcError(status));
     for (const v1::Descriptor& d : page.descriptors()) {
       *count += writer.Write({static_cast<Signal>(d.hash().signal()), d.hash().raw(),

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
 
 int main(int argc, char** argv) {
@@ -17,18 +18,11 @@ int main(int argc, char** argv) {
       "never media or file names.\n"
       "Run `hashmatch-ingest COMMAND --help` for a command's flags."};
   app.set_version_flag("--version", "hashmatch-ingest 0.1.0");
-  app.require_subcommand(1);
-  int exit_code = 0;
+  int exit_code = hashmatch::cli::kExitOk;
   hashmatch::ingest::AddHashCommand(app, &exit_code);
   hashmatch::ingest::AddBundleCommands(app, &exit_code);
   hashmatch::ingest::AddPushCommand(app, &exit_code);
   hashmatch::ingest::AddReviewCommands(app, &exit_code);
   hashmatch::ingest::AddListCommands(app, &exit_code);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  return exit_code;
+  return hashmatch::cli::RunProgram(app, argc, argv, &exit_code);
 }

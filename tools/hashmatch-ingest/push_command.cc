@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/bundle/bundle.h"
+#include "engine/sys/sys.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
@@ -110,14 +111,14 @@ grpc::Status Upload(v1::IngestService::Stub& stub, const std::string& key, const
 }
 
 int RunPush(const PushFlags& flags) {
-  const auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "hashmatch-ingest push: %s\n", message.c_str());
-    return 2;
-  };
-  const absl::StatusOr<std::string> key = ReadApiKey(flags.connect);
-  if (!key.ok()) return fail(std::string(key.status().message()));
-  std::ifstream in(flags.bundle, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto fail = [](const auto& why) { return cli::Fail("hashmatch-ingest push", why); };
+  const absl::StatusOr<cli::Connection> connection = cli::Connection::Open(flags.connect);
+  if (!connection.ok()) return fail(connection.status());
+  const std::string* const key = &connection->key();
+  const absl::StatusOr<std::string> read =
+      sys::ReadFileBoundedString(flags.bundle, bundle::BundleLimits().max_bytes);
+  if (!read.ok()) return fail(read.status());
+  const std::string& bytes = *read;
   // Refuse locally what the server would refuse: a damaged or unsigned bundle.
   const absl::StatusOr<Bundle> bundle = ScanBundle(bytes, {}, nullptr);
   if (!bundle.ok()) return fail(flags.bundle + ": " + std::string(bundle.status().message()));
@@ -128,7 +129,7 @@ int RunPush(const PushFlags& flags) {
   Sha256 digest;
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.bytes.data());
   const std::string file_sha256 = digest.ToHex();
-  auto stub = v1::IngestService::NewStub(MakeChannel(flags.connect));
+  auto stub = v1::IngestService::NewStub(connection->channel());
 
   bool restarted_from_zero = false;
   for (int attempt = 0;; ++attempt) {
@@ -141,10 +142,11 @@ int RunPush(const PushFlags& flags) {
     v1::GetBundleUploadRequest ask;
     ask.set_file_sha256(file_sha256);
     v1::BundleUpload upload;
-    grpc::Status status = stub->GetBundleUpload(MakeContext(*key, 30).get(), ask, &upload);
+    grpc::Status status =
+        connection->Call(*stub, &v1::IngestService::Stub::GetBundleUpload, ask, &upload, 30);
     if (status.ok() && upload.has_imported()) {
       PrintImport(upload.imported(), true);
-      return 0;
+      return cli::kExitOk;
     }
     std::int64_t offset = status.ok() ? upload.received_bytes() : 0;
     if (status.ok() && offset > static_cast<std::int64_t>(bytes.size())) offset = 0;
@@ -156,24 +158,28 @@ int RunPush(const PushFlags& flags) {
     if (status.ok()) status = Upload(*stub, *key, flags, file_sha256, bytes, offset, &response);
     if (status.ok()) {
       PrintImport(response.imported(), response.already_imported());
-      return 0;
+      return cli::kExitOk;
     }
-    constexpr std::string_view kRefused = "bundle refused, nothing added: ";
-    const bool refused = status.error_message().rfind(kRefused, 0) == 0;
-    if (refused && status.error_code() != grpc::StatusCode::DATA_LOSS) {
+    // GetBundleUpload above passed the role check, so a refusal here is the bundle's own
+    // (signer, agency, signature, records): final, whatever the message says.
+    if (cli::IsRefusal(status)) {
+      constexpr std::string_view kRefused = "bundle refused, nothing added: ";
+      std::string why = status.error_message();
+      if (why.rfind(kRefused, 0) == 0) why.erase(0, kRefused.size());
       std::printf("bundle %s rejected: all %lld records, nothing added: %s\n", bundle_id.c_str(),
-                  static_cast<long long>(bundle->header.count()),
-                  status.error_message().substr(kRefused.size()).c_str());
-      return 1;
+                  static_cast<long long>(bundle->header.count()), why.c_str());
+      return cli::kExitNo;
     }
     std::fprintf(stderr, "hashmatch-ingest push: %s\n", DescribeRpcError(status).c_str());
-    if (flags.stop_after_bytes >= 0) return 2;
+    if (flags.stop_after_bytes >= 0) return cli::kExitError;
     // The server discarded staged bytes that did not verify, yet the file here does: the staged
     // copy was damaged (e.g. a crash mid-write). Send the whole file once more.
     const bool damaged_in_transit =
         status.error_code() == grpc::StatusCode::DATA_LOSS && !restarted_from_zero;
     if (damaged_in_transit) restarted_from_zero = true;
-    if (!(Retryable(status) || damaged_in_transit) || attempt >= flags.retries) return 2;
+    if (!(Retryable(status) || damaged_in_transit) || attempt >= flags.retries) {
+      return cli::kExitError;
+    }
   }
 }
 

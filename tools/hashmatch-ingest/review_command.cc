@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/core.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
@@ -16,9 +17,6 @@ namespace hashmatch::ingest {
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
 using cli::DescribeRpcError;
-using cli::MakeChannel;
-using cli::MakeContext;
-using cli::ReadApiKey;
 namespace {
 
 namespace v1 = ::hashmatch::v1;
@@ -41,22 +39,21 @@ std::string ShortName(const std::string& enum_name) {
 }
 
 int Fail(const char* command, const std::string& message) {
-  std::fprintf(stderr, "hashmatch-ingest review %s: %s\n", command, message.c_str());
-  return 2;
+  return cli::Fail(absl::StrCat("hashmatch-ingest review ", command), message);
 }
 
 // One tab-separated line per descriptor: id, signal, value (hex), quality, category, status,
 // agencies. Exit 0 (even when the list is empty), 2 on error.
 int RunList(const ListFlags& flags) {
-  absl::StatusOr<std::string> key = ReadApiKey(flags.connect);
-  if (!key.ok()) return Fail("list", std::string(key.status().message()));
+  const absl::StatusOr<cli::Connection> connection = cli::Connection::Open(flags.connect);
+  if (!connection.ok()) return Fail("list", std::string(connection.status().message()));
   v1::DescriptorStatus status = v1::DESCRIPTOR_STATUS_UNSPECIFIED;
   for (int s = v1::DESCRIPTOR_STATUS_CANDIDATE; s <= v1::DESCRIPTOR_STATUS_RETRACTED; ++s) {
     std::string name = ShortName(v1::DescriptorStatus_Name(static_cast<v1::DescriptorStatus>(s)));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (name == flags.status) status = static_cast<v1::DescriptorStatus>(s);
   }
-  auto stub = v1::IngestService::NewStub(MakeChannel(flags.connect));
+  auto stub = v1::IngestService::NewStub(connection->channel());
   v1::ListDescriptorsRequest request;
   request.set_status(status);
   request.set_category(flags.category);
@@ -64,7 +61,8 @@ int RunList(const ListFlags& flags) {
   do {
     request.set_page_size(static_cast<int>(std::min<std::int64_t>(1'000, flags.limit - printed)));
     v1::ListDescriptorsResponse page;
-    const grpc::Status rpc = stub->ListDescriptors(MakeContext(*key, 60).get(), request, &page);
+    const grpc::Status rpc =
+        connection->Call(*stub, &v1::IngestService::Stub::ListDescriptors, request, &page, 60);
     if (!rpc.ok()) return Fail("list", DescribeRpcError(rpc));
     for (const v1::Descriptor& d : page.descriptors()) {
       std::vector<std::string> agencies;
@@ -84,17 +82,18 @@ int RunList(const ListFlags& flags) {
 
 // Applies one decision to each id; reports each. Exit 0 when all succeeded, 2 otherwise.
 int RunDecide(const char* command, v1::DescriptorStatus to, const DecideFlags& flags) {
-  absl::StatusOr<std::string> key = ReadApiKey(flags.connect);
-  if (!key.ok()) return Fail(command, std::string(key.status().message()));
-  auto stub = v1::IngestService::NewStub(MakeChannel(flags.connect));
-  int exit_code = 0;
+  const absl::StatusOr<cli::Connection> connection = cli::Connection::Open(flags.connect);
+  if (!connection.ok()) return Fail(command, std::string(connection.status().message()));
+  auto stub = v1::IngestService::NewStub(connection->channel());
+  int exit_code = cli::kExitOk;
   for (const std::int64_t id : flags.ids) {
     v1::SetStatusRequest request;
     request.set_descriptor_id(id);
     request.set_status(to);
     request.set_reason(flags.reason);
     v1::SetStatusResponse response;
-    const grpc::Status rpc = stub->SetStatus(MakeContext(*key, 60).get(), request, &response);
+    const grpc::Status rpc =
+        connection->Call(*stub, &v1::IngestService::Stub::SetStatus, request, &response, 60);
     if (!rpc.ok()) {
       exit_code = Fail(command, "descriptor " + std::to_string(id) + ": " + DescribeRpcError(rpc));
       continue;

@@ -8,6 +8,7 @@ namespace hashmatch::client {
 
 void AddHashCommand(CLI::App& app, int* exit_code);
 // match, stats, audit verify: the commands that talk to hashmatchd.
+void AddMatchCommand(CLI::App& app, int* exit_code);
 void AddServerCommands(CLI::App& app, int* exit_code);
 // keys create|list|revoke|add-agency|agencies|revoke-agency (admin).
 void AddKeysCommands(CLI::App& app, int* exit_code);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/describe/describe.h"
 #include "engine/sys/sys.h"
+#include "tools/cli/client.h"
 #include "tools/hashmatch/commands.h"
 
 namespace hashmatch::client {
@@ -22,12 +23,9 @@ namespace {
 
 struct HashFlags {
   std::vector<std::string> paths;
-  bool dihedral = false;
   std::string format = "tsv";
   int threads = DefaultThreads();
-  media::ImageLimits limits;
-  media::VideoLimits video_limits;
-  double seconds_per_hash = 1;
+  describe::DescribeOptions describe;  // with --dihedral
 };
 
 std::string FormatTsv(const std::string& path, const describe::ImageDescriptors& d) {
@@ -102,14 +100,9 @@ int RunHash(const HashFlags& flags) {
     std::fprintf(stderr, "hashmatch hash: %s\n", std::string(files.status().message()).c_str());
     return 2;
   }
-  describe::DescribeOptions options;
-  options.image_limits = flags.limits;
-  options.video_limits = flags.video_limits;
-  options.dihedral = flags.dihedral;
-  options.seconds_per_hash = flags.seconds_per_hash;
   std::vector<std::unique_ptr<describe::Describer>> describers;
   for (int t = 0; t < flags.threads; ++t) {
-    describers.push_back(std::make_unique<describe::Describer>(options));
+    describers.push_back(std::make_unique<describe::Describer>(flags.describe));
   }
   std::vector<std::string> lines(files->size());
   std::vector<absl::Status> errors(files->size());
@@ -165,26 +158,13 @@ void AddHashCommand(CLI::App& app, int* exit_code) {
       "every file hashed, 1 when any failed, 2 on a usage error.");
   cmd->add_option("paths", flags->paths, "Image files or folders (searched recursively)")
       ->required();
-  cmd->add_flag("--dihedral", flags->dihedral,
+  cmd->add_flag("--dihedral", flags->describe.dihedral,
                 "Also print the hashes of the 7 rotations/mirrors (as pdq-photo-hasher "
                 "--pdqdih-across: these come from a path without the 64x64 shortcut)");
   cmd->add_option("--format", flags->format, "Output format")
       ->check(CLI::IsMember({"tsv", "json"}))
       ->capture_default_str();
-  cmd->add_option("--threads", flags->threads, "Files hashed in parallel (default: all cores)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--max-image-bytes", flags->limits.max_bytes, "Largest file accepted, bytes")
-      ->capture_default_str();
-  cmd->add_option("--max-pixels", flags->limits.max_pixels, "Largest width*height accepted")
-      ->capture_default_str();
-  cmd->add_option("--max-side", flags->limits.max_side, "Largest width or height accepted")
-      ->capture_default_str();
-  cmd->add_option("--seconds-per-hash", flags->seconds_per_hash,
-                  "Videos: hash one frame per this many seconds (0: every frame)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-video-bytes", flags->video_limits.max_bytes, "Largest video accepted")
-      ->capture_default_str();
+  cli::AddDescribeFlags(cmd, &flags->describe, &flags->threads);
   cmd->callback([flags, exit_code] { *exit_code = RunHash(*flags); });
 }
 

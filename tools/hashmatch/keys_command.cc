@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "engine/bundle/bundle.h"
 #include "hashmatch/v1/admin.grpc.pb.h"
 #include "tools/cli/client.h"
@@ -33,47 +34,40 @@ struct KeyFlags {
   std::string pubkey;  // add-agency
 };
 
+// "police" for ROLE_POLICE: the proto's numbers follow kRoleNames' order from 1.
 std::string RoleShortName(v1::Role role) {
-  std::string name = v1::Role_Name(role);  // "ROLE_POLICE" -> "police"
-  name = name.substr(name.find('_') + 1);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
+  const int i = static_cast<int>(role) - 1;
+  return i >= 0 && i < static_cast<int>(cli::kRoleNames.size()) ? std::string(cli::kRoleNames[i])
+                                                                : "unknown";
 }
 
-// Runs one admin call: prints its error and returns 2, or returns `on_ok()`'s exit code.
-template <typename Call, typename OnOk>
-int AdminCall(const char* command, const ConnectFlags& connect, Call call, OnOk on_ok) {
-  absl::StatusOr<std::string> key = ReadApiKey(connect);
-  if (!key.ok()) {
-    std::fprintf(stderr, "hashmatch keys %s: %s\n", command,
-                 std::string(key.status().message()).c_str());
-    return 2;
-  }
-  auto stub = v1::AdminService::NewStub(MakeChannel(connect));
-  const grpc::Status status = call(*stub, MakeContext(*key, kDeadlineSeconds).get());
-  if (!status.ok()) {
-    std::fprintf(stderr, "hashmatch keys %s: %s\n", command, DescribeRpcError(status).c_str());
-    return 2;
-  }
+// Runs one admin call: prints its error and returns its exit status, or returns `on_ok()`'s.
+template <typename Request, typename Response, typename OnOk>
+int AdminCall(const char* command, const ConnectFlags& connect,
+              grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
+              const Request& request, Response* response, OnOk on_ok) {
+  const std::string name = absl::StrCat("hashmatch keys ", command);
+  absl::StatusOr<cli::Connection> connection = cli::Connection::Open(connect);
+  if (!connection.ok()) return cli::Fail(name, connection.status());
+  auto stub = v1::AdminService::NewStub(connection->channel());
+  const grpc::Status status = connection->Call(*stub, method, request, response, kDeadlineSeconds);
+  if (!status.ok()) return cli::FailRpc(name, status);
   return on_ok();
 }
 
 int RunCreate(const KeyFlags& f) {
   v1::CreateApiKeyRequest request;
   v1::Role role = v1::ROLE_UNSPECIFIED;
-  for (const v1::Role r : {v1::ROLE_PLATFORM, v1::ROLE_ICT, v1::ROLE_POLICE, v1::ROLE_ADMIN}) {
-    if (RoleShortName(r) == f.role) role = r;
+  for (int r = v1::ROLE_PLATFORM; r <= v1::ROLE_ADMIN; ++r) {
+    if (RoleShortName(static_cast<v1::Role>(r)) == f.role) role = static_cast<v1::Role>(r);
   }
   request.set_role(role);
   request.set_label(f.label);
   request.set_rate_per_second(f.rate);
   v1::CreateApiKeyResponse response;
   return AdminCall(
-      "create", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.CreateApiKey(context, request, &response);
-      },
-      [&] {
+      "create", f.connect, &v1::AdminService::Stub::CreateApiKey, request, &response, [&] {
         std::printf("key_id\t%s\nsecret\t%s\n", response.key_id().c_str(),
                     response.secret().c_str());
         std::fprintf(stderr,
@@ -85,33 +79,26 @@ int RunCreate(const KeyFlags& f) {
 
 int RunList(const KeyFlags& f) {
   v1::ListApiKeysResponse response;
-  return AdminCall(
-      "list", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.ListApiKeys(context, v1::ListApiKeysRequest(), &response);
-      },
-      [&] {
-        for (const v1::ApiKeyInfo& k : response.keys()) {
-          std::printf("%s\t%s\t%s\t%s\n", k.key_id().c_str(), RoleShortName(k.role()).c_str(),
-                      k.revoked_unix_ms() ? "revoked" : "active", k.label().c_str());
-        }
-        return 0;
-      });
+  return AdminCall("list", f.connect, &v1::AdminService::Stub::ListApiKeys,
+                   v1::ListApiKeysRequest(), &response, [&] {
+                     for (const v1::ApiKeyInfo& k : response.keys()) {
+                       std::printf("%s\t%s\t%s\t%s\n", k.key_id().c_str(),
+                                   RoleShortName(k.role()).c_str(),
+                                   k.revoked_unix_ms() ? "revoked" : "active", k.label().c_str());
+                     }
+                     return 0;
+                   });
 }
 
 int RunRevoke(const KeyFlags& f) {
   v1::RevokeApiKeyRequest request;
   request.set_key_id(f.id);
   v1::RevokeApiKeyResponse response;
-  return AdminCall(
-      "revoke", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.RevokeApiKey(context, request, &response);
-      },
-      [&] {
-        std::printf("%s\trevoked\n", f.id.c_str());
-        return 0;
-      });
+  return AdminCall("revoke", f.connect, &v1::AdminService::Stub::RevokeApiKey, request, &response,
+                   [&] {
+                     std::printf("%s\trevoked\n", f.id.c_str());
+                     return 0;
+                   });
 }
 
 void PrintAgencyKey(const v1::AgencyKey& k) {
@@ -121,52 +108,36 @@ void PrintAgencyKey(const v1::AgencyKey& k) {
 
 int RunAddAgency(const KeyFlags& f) {
   const absl::StatusOr<std::string> public_key = ReadPublicKey(f.pubkey);
-  if (!public_key.ok()) {
-    std::fprintf(stderr, "hashmatch keys add-agency: %s\n",
-                 std::string(public_key.status().message()).c_str());
-    return 2;
-  }
+  if (!public_key.ok()) return cli::Fail("hashmatch keys add-agency", public_key.status());
   v1::AddAgencyKeyRequest request;
   request.set_agency(f.agency);
   request.set_public_key(*public_key);
   v1::AgencyKey response;
-  return AdminCall(
-      "add-agency", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.AddAgencyKey(context, request, &response);
-      },
-      [&] {
-        PrintAgencyKey(response);
-        return 0;
-      });
+  return AdminCall("add-agency", f.connect, &v1::AdminService::Stub::AddAgencyKey, request,
+                   &response, [&] {
+                     PrintAgencyKey(response);
+                     return 0;
+                   });
 }
 
 int RunAgencies(const KeyFlags& f) {
   v1::ListAgencyKeysResponse response;
-  return AdminCall(
-      "agencies", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.ListAgencyKeys(context, v1::ListAgencyKeysRequest(), &response);
-      },
-      [&] {
-        for (const v1::AgencyKey& k : response.keys()) PrintAgencyKey(k);
-        return 0;
-      });
+  return AdminCall("agencies", f.connect, &v1::AdminService::Stub::ListAgencyKeys,
+                   v1::ListAgencyKeysRequest(), &response, [&] {
+                     for (const v1::AgencyKey& k : response.keys()) PrintAgencyKey(k);
+                     return 0;
+                   });
 }
 
 int RunRevokeAgency(const KeyFlags& f) {
   v1::RevokeAgencyKeyRequest request;
   request.set_fingerprint(f.id);
   v1::RevokeAgencyKeyResponse response;
-  return AdminCall(
-      "revoke-agency", f.connect,
-      [&](v1::AdminService::Stub& stub, grpc::ClientContext* context) {
-        return stub.RevokeAgencyKey(context, request, &response);
-      },
-      [&] {
-        std::printf("%s\trevoked\n", f.id.c_str());
-        return 0;
-      });
+  return AdminCall("revoke-agency", f.connect, &v1::AdminService::Stub::RevokeAgencyKey, request,
+                   &response, [&] {
+                     std::printf("%s\trevoked\n", f.id.c_str());
+                     return 0;
+                   });
 }
 
 }  // namespace
@@ -189,7 +160,8 @@ void AddKeysCommands(CLI::App& app, int* exit_code) {
       add("create", "Create an API key; prints its id and its secret (shown once)", RunCreate);
   create->add_option("ROLE", create_flags->role, "platform, ict, police or admin")
       ->required()
-      ->check(CLI::IsMember({"platform", "ict", "police", "admin"}));
+      ->check(
+          CLI::IsMember(std::vector<std::string>(cli::kRoleNames.begin(), cli::kRoleNames.end())));
   create->add_option("--label", create_flags->label, "Who holds it (at most 256 bytes)");
   create->add_option("--rate", create_flags->rate, "Calls per second (0: the server's default)")
       ->check(CLI::NonNegativeNumber);

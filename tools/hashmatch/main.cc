@@ -2,6 +2,7 @@
 // keys.
 #include <CLI/CLI.hpp>
 
+#include "tools/cli/client.h"
 #include "tools/hashmatch/commands.h"
 
 int main(int argc, char** argv) {
@@ -9,16 +10,10 @@ int main(int argc, char** argv) {
       "hashmatch: client for the hashmatch known-CSAM descriptor service.\n"
       "Run `hashmatch COMMAND --help` for a command's flags."};
   app.set_version_flag("--version", "hashmatch 0.1.0");
-  app.require_subcommand(1);
-  int exit_code = 0;
+  int exit_code = hashmatch::cli::kExitOk;
   hashmatch::client::AddHashCommand(app, &exit_code);
+  hashmatch::client::AddMatchCommand(app, &exit_code);
   hashmatch::client::AddServerCommands(app, &exit_code);
   hashmatch::client::AddKeysCommands(app, &exit_code);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  return exit_code;
+  return hashmatch::cli::RunProgram(app, argc, argv, &exit_code);
 }

@@ -207,6 +207,26 @@ TEST_CASE("import then export then import gives the same records in every format
   }
 }
 
+TEST_CASE("CSV writers quote a category holding a comma or a quote", "[tools][formats]") {
+  hashmatch::testing::TempDir dir;
+  const std::string category = "A,\"1\"";
+  const ListRecord record{Signal::kPdq, std::string(32, '\x5a'), 100, category};
+  for (const ListFormat format : {ListFormat::kTeCsv, ListFormat::kHmaCsv}) {
+    INFO(ListFormatName(format));
+    const std::string path = dir.File("quoted");
+    std::FILE* out = std::fopen(path.c_str(), "w");
+    std::unique_ptr<ListWriter> writer = MakeListWriter(format, out);
+    REQUIRE(writer->Write(record));
+    REQUIRE(writer->Finish().ok());
+    std::fclose(out);
+    const ImportResult back = Import(path, format, {});
+    CHECK(back.problems.empty());
+    REQUIRE(back.records.size() == 1);
+    CHECK(back.records[0].category == category);
+    CHECK(back.records[0].value == record.value);
+  }
+}
+
 TEST_CASE("a writer counts what its format cannot carry", "[tools][formats]") {
   hashmatch::testing::TempDir dir;
   const std::string path = dir.File("out");
