@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_json.h"
 #include "engine/describe/describe.h"
 #include "engine/sys/sys.h"
 
@@ -242,19 +243,20 @@ int main(int argc, char** argv) {
     std::printf("hash stage per core: ours is %.2fx the reference on PPM (goal >= 2)\n",
                 ref_ppm_s / pdq_s);
   }
-  if (!json_path.empty()) {
-    std::ofstream js(json_path);
-    js << "{\"images\":" << n << ",\"bytes\":" << total_bytes << ",\"threads\":" << threads
-       << ",\"rows\":[";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      js << (i ? "," : "") << "{\"name\":\"" << rows[i].name << "\",\"seconds\":" << rows[i].seconds
-         << ",\"ms_per_image\":" << 1e3 * rows[i].seconds / n << "}";
-    }
-    js << "],\"identical\":" << identical << ",\"compared\":" << compared;
-    if (!reference.empty()) {
-      js << ",\"cli_speedup\":" << ref_s / cli_s << ",\"stage_speedup\":" << ref_ppm_s / pdq_s;
-    }
-    js << "}\n";
+  nlohmann::json figures = {{"images", n},
+                            {"bytes", total_bytes},
+                            {"threads", threads},
+                            {"identical", identical},
+                            {"compared", compared}};
+  for (const auto& row : rows) {
+    figures["rows"].push_back({{"name", row.name},
+                               {"seconds", row.seconds},
+                               {"ms_per_image", 1e3 * row.seconds / static_cast<double>(n)}});
   }
+  if (!reference.empty()) {
+    figures["cli_speedup"] = ref_s / cli_s;
+    figures["stage_speedup"] = ref_ppm_s / pdq_s;
+  }
+  if (!hashmatch::bench::WriteJson(json_path, figures)) return 2;
   return 0;
 }

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_json.h"
 #include "index/internal/hamming_scan.h"
 #include "index/internal/mih_index.h"
 #include "index/matcher.h"
@@ -394,25 +395,23 @@ int main(int argc, char** argv) {
                 ours.batch_qps / results[i].batch_qps, results[i].p50_us / ours.p50_us);
   }
   std::printf("store: ingest %.0f/s; add->visible p99 %.3f ms\n", ingest_per_s, add_visible_p99_ms);
-  if (!json_path.empty()) {
-    std::ofstream js(json_path);
-    js << "{\"n\":" << n << ",\"clustered\":" << (clustered ? "true" : "false")
-       << ",\"threshold\":" << w.threshold << ",\"structures\":[";
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const Result& r = results[i];
-      js << (i ? "," : "") << "{\"name\":\"" << r.name << "\",\"n\":" << n
-         << ",\"build_s\":" << r.build_s << ",\"load_s\":";
-      if (r.load_s < 0) {
-        js << "null";
-      } else {
-        js << r.load_s;
-      }
-      js << ",\"bytes_per_hash\":" << r.bytes_per_hash << ",\"single_p50_us\":" << r.p50_us
-         << ",\"single_p99_us\":" << r.p99_us << ",\"batch_qps\":" << r.batch_qps
-         << ",\"recall\":" << r.recall << "}";
-    }
-    js << "],\"add_visible_p99_ms\":" << add_visible_p99_ms << ",\"ingest_per_s\":" << ingest_per_s
-       << "}\n";
+  nlohmann::json figures = {{"n", n},
+                            {"clustered", clustered},
+                            {"threshold", w.threshold},
+                            {"add_visible_p99_ms", add_visible_p99_ms},
+                            {"ingest_per_s", ingest_per_s}};
+  for (const Result& r : results) {
+    figures["structures"].push_back(
+        {{"name", r.name},
+         {"n", n},
+         {"build_s", r.build_s},
+         {"load_s", r.load_s < 0 ? nlohmann::json() : nlohmann::json(r.load_s)},
+         {"bytes_per_hash", r.bytes_per_hash},
+         {"single_p50_us", r.p50_us},
+         {"single_p99_us", r.p99_us},
+         {"batch_qps", r.batch_qps},
+         {"recall", r.recall}});
   }
+  if (!hashmatch::bench::WriteJson(json_path, figures)) return 2;
   return ours.recall == 1.0 ? 0 : 1;
 }

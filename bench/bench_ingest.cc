@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_json.h"
 #include "bench/bench_server.h"
 #include "engine/bundle/bundle.h"
 #include "engine/server/internal/bundles.h"
@@ -171,7 +172,11 @@ int main(int argc, char** argv) {
       }
     }
     const std::string keys_json = work + "/keys.json";
-    std::ofstream(keys_json) << "{\"police\": \"" << police_key << "\"}\n";
+    if (!hashmatch::sys::WriteFileAtomic(keys_json, nlohmann::json({{"police", police_key}}).dump(),
+                                         0600)
+             .ok()) {
+      Die("cannot write " + keys_json);
+    }
     hashmatch::bench::ServerProcess server(bin + "/hashmatchd", data, {});
     server.WaitReady(platform_key);
     std::printf("hashmatchd ready on %s; store: %lld PDQ descriptors and more from earlier runs\n",
@@ -213,14 +218,10 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(work);
 
-  if (!json_path.empty()) {
-    std::ofstream js(json_path);
-    js << "{\"n\": " << n << ", \"m\": " << m << ", \"figures\": [";
-    for (std::size_t i = 0; i < figures.size(); ++i) {
-      js << (i ? ", " : "") << "{\"name\": \"" << figures[i].name
-         << "\", \"value\": " << figures[i].value << ", \"unit\": \"" << figures[i].unit << "\"}";
-    }
-    js << "]}\n";
+  nlohmann::json document = {{"n", n}, {"m", m}, {"figures", nlohmann::json::array()}};
+  for (const auto& f : figures) {
+    document["figures"].push_back({{"name", f.name}, {"value", f.value}, {"unit", f.unit}});
   }
+  if (!hashmatch::bench::WriteJson(json_path, document)) return 2;
   return 0;
 }

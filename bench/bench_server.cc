@@ -1,13 +1,5 @@
 #include "bench/bench_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -18,35 +10,7 @@
 #include "hashmatch/v1/match.grpc.pb.h"
 #include "index/store.h"
 
-extern char** environ;
-
 namespace hashmatch::bench {
-namespace {
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t size = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-bool PortAccepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return accepted;
-}
-
-}  // namespace
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -105,38 +69,23 @@ void PrepareStore(const std::string& dir, std::int64_t n) {
 
 ServerProcess::ServerProcess(const std::string& binary, const std::string& data,
                              const std::vector<std::string>& extra) {
-  const int port = FreePort();
-  address_ = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {binary, "--data", data, "--listen", address_};
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
-    Die("cannot start " + binary);
-  }
-  // Channels made before the port accepts start in connection backoff (seconds): wait for it.
-  for (int attempt = 0; !PortAccepts(port); ++attempt) {
-    if (attempt == 6000) Die("hashmatchd does not accept connections on " + address_);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  absl::StatusOr<std::unique_ptr<testing::HashmatchdProcess>> started =
+      testing::HashmatchdProcess::Start(binary, data, extra);
+  if (!started.ok()) Die(std::string(started.status().message()));
+  process_ = *std::move(started);
 }
 
-ServerProcess::~ServerProcess() {
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-}
+ServerProcess::~ServerProcess() = default;
 
 std::shared_ptr<grpc::Channel> ServerProcess::NewChannel(int index) const {
   grpc::ChannelArguments args;
   args.SetInt("hashmatch.bench.channel", index);  // distinct args: a connection each
-  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
 }
 
 void ServerProcess::WaitIdle() const {
   const auto cpu_ticks = [&] {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::ifstream in("/proc/" + std::to_string(process_->pid()) + "/stat");
     std::string field;
     long long utime = 0, stime = 0;
     // Fields 14 and 15 (utime, stime); the command name (field 2) has no spaces here.

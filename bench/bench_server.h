@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/hashmatchd_process.h"
+
 namespace hashmatch::bench {
 
 using Clock = std::chrono::steady_clock;
@@ -29,13 +31,13 @@ inline constexpr std::int64_t kDigestEvery = 10;
 // DIR/store.db, kept when DIR/bench-n says n already.
 void PrepareStore(const std::string& dir, std::int64_t n);
 
-// hashmatchd on DIR, a free loopback port, `extra` flags; stopped (SIGTERM) when destroyed.
+// hashmatchd on DIR (testing::HashmatchdProcess) with `extra` flags; stopped when destroyed.
 class ServerProcess {
  public:
   ServerProcess(const std::string& binary, const std::string& data,
                 const std::vector<std::string>& extra);
   ~ServerProcess();
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return process_->address(); }
   // Waits until a MatchHashes of StoredHash(0) by `platform_key` matches (the index is loaded).
   void WaitReady(const std::string& platform_key) const;
   std::shared_ptr<grpc::Channel> NewChannel(int index) const;
@@ -44,8 +46,7 @@ class ServerProcess {
   void WaitIdle() const;
 
  private:
-  std::string address_;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::HashmatchdProcess> process_;
 };
 
 }  // namespace hashmatch::bench

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_json.h"
 #include "bench/bench_server.h"
 #include "engine/describe/describe.h"
 #include "engine/server/internal/keys.h"
@@ -361,18 +362,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!json_path.empty()) {
-    std::ofstream js(json_path);
-    js << "{\"n\": " << n << ", \"phases\": [";
-    for (std::size_t i = 0; i < phases.size(); ++i) {
-      const Phase& p = phases[i];
-      js << (i ? ", " : "") << "{\"name\": \"" << p.name << "\", \"streams\": " << p.streams
-         << ", \"calls_per_s\": " << p.calls_per_s << ", \"items_per_s\": " << p.items_per_s
-         << ", \"p50_ms\": " << p.p50_ms << ", \"p99_ms\": " << p.p99_ms
-         << ", \"errors\": " << p.errors << "}";
-    }
-    js << "]}\n";
+  nlohmann::json report = {{"n", n}, {"phases", nlohmann::json::array()}};
+  for (const Phase& p : phases) {
+    report["phases"].push_back({{"name", p.name},
+                                {"streams", p.streams},
+                                {"calls_per_s", p.calls_per_s},
+                                {"items_per_s", p.items_per_s},
+                                {"p50_ms", p.p50_ms},
+                                {"p99_ms", p.p99_ms},
+                                {"errors", p.errors}});
   }
+  if (!hashmatch::bench::WriteJson(json_path, report)) return 2;
   bool errors = false;
   for (const Phase& p : phases) errors = errors || p.errors > 0;
   return errors ? 1 : 0;

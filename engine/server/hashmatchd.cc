@@ -101,17 +101,23 @@ int main(int argc, char** argv) {
       "hashmatchd: matches images and hashes against known descriptors (gRPC, "
       "proto/hashmatch/v1).\nStores descriptors only, never media."};
   std::string data = "hashmatch-data", listen = "127.0.0.1:50051";
-  std::string tls_cert, tls_key, tls_client_ca, demo_images, metrics_listen;
+  std::string tls_cert, tls_key, tls_client_ca, demo_images, metrics_listen, port_file;
   std::optional<std::string> demo_videos;
   int max_message_bytes = 0;
   std::int64_t max_bundle_bytes = std::int64_t{1} << 30;
   bool insecure = false, demo = false;
+  double drain_seconds = 10, hold_loading_seconds = 0;
   hs::ServiceLimits limits;
   app.add_option("--data", data,
                  "Folder for the store, index snapshot, keys, audit log, agency keys and bundle "
                  "uploads")
       ->capture_default_str();
-  app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
+  app.add_option("--listen", listen, "Address to serve on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--port-file", port_file,
+                 "Once listening, write the port bound (line 1) and the metrics port (line 2, "
+                 "with --metrics-listen) to this file: with port 0 in --listen or "
+                 "--metrics-listen, for tests and scripts");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (enables TLS)");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
   app.add_option("--tls-client-ca", tls_client_ca, "PEM CA bundle: require client certificates");
@@ -159,6 +165,15 @@ int main(int argc, char** argv) {
                "Answer match calls only after their audit record is committed, as every other "
                "call is (default: once queued; committed within 5 ms, so a crash can lose the "
                "newest few milliseconds of lookup records; halves single-hash calls/s)");
+  app.add_option("--drain-seconds", drain_seconds,
+                 "On SIGTERM/SIGINT, how long calls in flight may take to finish (new calls get "
+                 "UNAVAILABLE meanwhile) before they are cancelled")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--test-hold-loading-seconds", hold_loading_seconds,
+                 "For tests of clients: stay 'loading the index' (health NOT_SERVING, lookups "
+                 "UNAVAILABLE) this many seconds longer")
+      ->check(CLI::Range(0.0, 600.0));
   app.add_option("--metrics-listen", metrics_listen,
                  "HOST:PORT for Prometheus metrics over HTTP (GET /metrics, /livez, /readyz); "
                  "off by default");
@@ -223,6 +238,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(services.admin_service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) Die("cannot listen on " + listen);
+
   // Live now; ready (health "hashmatch.v1.MatchService" SERVING) once the index is loaded.
   auto* health = server->GetHealthCheckService();
   std::unique_ptr<hs::MetricsEndpoint> metrics;
@@ -230,17 +246,28 @@ int main(int argc, char** argv) {
     auto started = hs::MetricsEndpoint::Start(metrics_listen, &services);
     if (!started.ok()) Die(std::string(started.status().message()));
     metrics = *std::move(started);
-    Log("info", "metrics on http://" + metrics_listen + "/metrics");
+    Log("info", "metrics on http://" + metrics_listen.substr(0, metrics_listen.rfind(':') + 1) +
+                    std::to_string(metrics->port()) + "/metrics");
+  }
+  if (!port_file.empty()) {
+    // Line 1: the gRPC port; line 2, with --metrics-listen: the metrics port.
+    std::string ports = std::to_string(port) + "\n";
+    if (metrics) ports += std::to_string(metrics->port()) + "\n";
+    const absl::Status written = hashmatch::sys::WriteFileAtomic(port_file, ports, 0644);
+    if (!written.ok()) Die("--port-file: " + std::string(written.message()));
   }
   health->SetServingStatus("hashmatch.v1.MatchService", false);
-  Log("info", "listening on " + listen + (tls_cert.empty() ? " (plaintext)" : " (TLS)") +
-                  "; loading the index");
+  Log("info", "listening on " + listen.substr(0, listen.rfind(':') + 1) + std::to_string(port) +
+                  (tls_cert.empty() ? " (plaintext)" : " (TLS)") + "; loading the index");
 
   hi::MatcherOptions options;
   options.snapshot_path = data + "/index.snapshot";
   options.log = [](std::string_view line) { Log("info", std::string(line)); };
   auto matcher = hi::Matcher::Open(store->get(), options);
   if (!matcher.ok()) Die(std::string(matcher.status().message()));
+  if (hold_loading_seconds > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(hold_loading_seconds));
+  }
   services.AttachMatcher(matcher->get());
   health->SetServingStatus("hashmatch.v1.MatchService", true);
   Log("info", "ready");
@@ -254,13 +281,21 @@ int main(int argc, char** argv) {
     if (found.ok()) Log("info", "store value index ready in " + std::to_string(seconds) + " s");
   });
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight calls finish (10 s at most), then flush.
+  // SIGTERM/SIGINT: not ready; new calls UNAVAILABLE; the calls in flight finish (--drain-seconds
+  // at most); then the listener closes (grpc's own shutdown would wait seconds more for idle
+  // client connections to go away) and the audit queue and snapshot are written.
   std::thread waiter([&] {
     const int received = WaitForStopSignal();
     Log("info",
         std::string("received ") + (received == SIGTERM ? "SIGTERM" : "SIGINT") + "; draining");
     health->SetServingStatus("hashmatch.v1.MatchService", false);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    const int unfinished = services.Drain(drain_seconds);
+    if (unfinished > 0) {
+      Log("warning", std::to_string(unfinished) + " calls still running after --drain-seconds " +
+                         "are cancelled");
+    }
+    // A moment for the last answers to leave before connections are closed.
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   });
   server->Wait();
   waiter.join();

@@ -10,7 +10,10 @@ namespace hashmatch::server {
 struct MetricsEndpoint::Impl {
   httplib::Server server;
   std::thread thread;
+  int port = -1;
 };
+
+int MetricsEndpoint::port() const { return impl_->port; }
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& address,
                                                                         const Services* services) {
@@ -23,7 +26,7 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
     const char* end = address.data() + address.size();
     if (std::from_chars(begin, end, port).ptr != end) port = -1;
   }
-  if (port <= 0 || port > 65535) {
+  if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError("--metrics-listen " + address + ": expected HOST:PORT");
   }
   auto impl = std::make_unique<Impl>();
@@ -38,7 +41,10 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
     response.status = ready ? 200 : 503;
     response.set_content(ready ? "ready\n" : "loading the index\n", "text/plain");
   });
-  if (!impl->server.bind_to_port(host, port)) {
+  // Port 0: any free port (tests), reported by port().
+  impl->port = port == 0 ? impl->server.bind_to_any_port(host)
+                         : (impl->server.bind_to_port(host, port) ? port : -1);
+  if (impl->port <= 0) {
     return absl::UnavailableError("--metrics-listen: cannot listen on " + address);
   }
   impl->thread = std::thread([server = &impl->server] { server->listen_after_bind(); });

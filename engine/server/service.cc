@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "engine/describe/describe.h"
 #include "engine/server/internal/services_impl.h"
@@ -303,6 +304,15 @@ grpc::Service* Services::ingest_service() { return impl_->ingest_service.get(); 
 grpc::Service* Services::admin_service() { return impl_->admin_service.get(); }
 
 bool Services::ready() const { return impl_->Matcher() != nullptr; }
+
+int Services::Drain(double timeout_seconds) {
+  impl_->draining.store(true);
+  const double start = sys::MonotonicSeconds();
+  while (impl_->in_flight.load() > 0 && sys::MonotonicSeconds() - start < timeout_seconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return impl_->in_flight.load();
+}
 
 std::string Services::PrometheusMetrics() const {
   return PrometheusText(impl_->metrics.Snapshot(), impl_->Gauges());

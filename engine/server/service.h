@@ -44,6 +44,10 @@ class Services {
   ~Services();
   void AttachMatcher(index::Matcher* matcher);
   bool ready() const;  // a matcher is attached
+  // Graceful stop, before grpc::Server::Shutdown: calls arriving from now on are answered
+  // UNAVAILABLE, and this waits up to `timeout_seconds` for the calls in flight to be answered.
+  // Returns how many were still running (0: all answered).
+  int Drain(double timeout_seconds);
 
   grpc::Service* match_service();
   grpc::Service* ingest_service();

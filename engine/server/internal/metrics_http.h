@@ -14,11 +14,12 @@ namespace hashmatch::server {
 
 class MetricsEndpoint {
  public:
-  // Binds `address` (HOST:PORT; [v6]:PORT) and serves until destroyed. InvalidArgument for a
-  // malformed address, Unavailable when it cannot be bound.
+  // Binds `address` (HOST:PORT; [v6]:PORT; port 0 picks a free one) and serves until destroyed.
+  // InvalidArgument for a malformed address, Unavailable when it cannot be bound.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
       const std::string& address, const Services* services);
   ~MetricsEndpoint();
+  int port() const;  // the port bound (the one asked for, or the one chosen for port 0)
 
   struct Impl;
 

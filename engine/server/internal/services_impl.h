@@ -80,6 +80,10 @@ struct Services::Impl {
   std::atomic<index::Matcher*> matcher{nullptr};
   RateLimiter limiter;
   Metrics metrics;
+  // Calls between entering ServeAsync and being answered; with `draining`, new calls are
+  // answered UNAVAILABLE (Services::Drain).
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> draining{false};
 
   // Authenticates and authorises `call->method`; a non-OK status is the RPC's answer.
   grpc::Status Begin(grpc::ServerContextBase* context, Call* call);
@@ -93,9 +97,13 @@ struct Services::Impl {
   void ServeAsync(grpc::ServerContextBase* context, const char* method, Run run,
                   std::function<void(const grpc::Status&)> answer) {
     const auto start = std::chrono::steady_clock::now();
+    in_flight.fetch_add(1);
     Call call(context, method);
     RestartDeadline(&call);
-    grpc::Status status = Begin(context, &call);
+    grpc::Status status = draining.load()
+                              ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                             "the server is shutting down; retry shortly")
+                              : Begin(context, &call);
     if (status.ok()) status = run(call);
     AuditRecord record{sys::NowMs(),
                        call.key.key_id,
@@ -118,6 +126,7 @@ struct Services::Impl {
           method, final_status.error_code(),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       answer(final_status);
+      in_flight.fetch_sub(1);
     };
     if (!limits.audit_commit_lookups && IsLookup(method)) {
       finish(audit->AppendUnacknowledged(std::move(record)));

@@ -154,7 +154,11 @@ class HashmatchdTest(unittest.TestCase):
                    "police": match | ingest | {"SetStatus"},
                    "admin": {"GetStats", "CreateApiKey", "ListApiKeys", "RevokeApiKey",
                              "VerifyAudit", "AddAgencyKey", "ListAgencyKeys", "RevokeAgencyKey"}}
-        self.assertEqual(len(calls), 17)  # every RPC of the API
+        api = {m.name for module, service in ((v1.match, "MatchService"),
+                                              (v1.ingest, "IngestService"),
+                                              (v1.admin, "AdminService"))
+               for m in module.DESCRIPTOR.services_by_name[service].methods}
+        self.assertEqual(set(calls), api)  # every RPC of the API, from the proto itself
 
         def code(call, metadata):
             try:
@@ -284,9 +288,9 @@ class HashmatchdTest(unittest.TestCase):
     def test_metrics_endpoint_and_server_deadline(self):
         # A second server: Prometheus on a loopback port, and a server-side deadline no call
         # can meet.
-        metrics_port = hashmatchd_server.free_port()
-        server = Server(os.path.join(self.tmp, "metrics-data"), "--metrics-listen",
-                        f"127.0.0.1:{metrics_port}", "--max-call-seconds", "0.000001")
+        server = Server(os.path.join(self.tmp, "metrics-data"), "--metrics-listen", "127.0.0.1:0",
+                        "--max-call-seconds", "0.000001")
+        metrics_port = server.metrics_port
         try:
             known, _ = self.pdq["images/p01-mate-aqua.jpg"]
             request = v1.match.MatchHashesRequest(hashes=[self.pdq_item(known)])
@@ -322,39 +326,70 @@ class HashmatchdTest(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
-    def test_zz_audit_chain_then_restart_and_tamper(self):
-        admin = self.server.auth("admin")
-        verified = self.server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
-        self.assertTrue(verified.intact, verified.problem)
-        self.assertGreater(verified.records, 20)
-        stats = self.server.admin.GetStats(v1.admin.GetStatsRequest(), metadata=admin)
-        self.assertGreater(stats.lookups, 0)
-        self.assertGreaterEqual(stats.index_entries, 176)
-        methods = {m.method: m for m in stats.methods}
-        match_hashes = methods["/hashmatch.v1.MatchService/MatchHashes"]
-        self.assertGreater(match_hashes.calls_by_code["OK"], 3)
-        self.assertGreater(match_hashes.calls_by_code["PERMISSION_DENIED"], 0)  # the role matrix
-        self.assertEqual(sum(match_hashes.latency_bucket_counts),
-                         sum(match_hashes.calls_by_code.values()))
-        self.assertGreater(match_hashes.latency_p99_seconds, 0)
-        self.assertGreaterEqual(match_hashes.latency_p99_seconds, match_hashes.latency_p50_seconds)
+    def test_audit_chain_stats_restart_and_tamper(self):
+        # A server of its own: the counts below are this test's calls only.
+        data = os.path.join(self.tmp, "audit-data")
+        server = Server(data)
+        try:
+            known, _ = self.pdq["images/p01-mate-aqua.jpg"]
+            request = v1.match.MatchHashesRequest(hashes=[self.pdq_item(known)])
+            for _ in range(4):
+                self.assertTrue(server.match.MatchHashes(
+                    request, metadata=server.auth("platform")).results[0].matched)
+            with self.assertRaises(grpc.RpcError):
+                server.match.MatchHashes(request, metadata=server.auth("admin"))
+            admin = server.auth("admin")
+            # Lookups are answered once their records are queued; they are committed within 5 ms
+            # (VerifyAudit checks what is committed).
+            time.sleep(0.5)
+            verified = server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(), metadata=admin)
+            self.assertTrue(verified.intact, verified.problem)
+            self.assertEqual(verified.records, 5)  # 4 OK + 1 PERMISSION_DENIED lookups
+            stats = server.admin.GetStats(v1.admin.GetStatsRequest(), metadata=admin)
+            self.assertEqual(stats.lookups, 4)
+            self.assertEqual(stats.matches, 4)
+            self.assertEqual(stats.index_entries, 216)  # the demo: 44 images x 4, the videos
+            methods = {m.method: m for m in stats.methods}
+            match_hashes = methods["/hashmatch.v1.MatchService/MatchHashes"]
+            self.assertEqual(dict(match_hashes.calls_by_code), {"OK": 4, "PERMISSION_DENIED": 1})
+            self.assertEqual(sum(match_hashes.latency_bucket_counts), 5)
+            self.assertGreater(match_hashes.latency_p99_seconds, 0)
+            self.assertGreaterEqual(match_hashes.latency_p99_seconds,
+                                    match_hashes.latency_p50_seconds)
+            self.assertEqual(server.stop(), 0)
 
-        self.assertEqual(self.server.stop(), 0)
-        type(self).server = None
-        with sqlite3.connect(os.path.join(self.data, "audit.db")) as db:
-            db.execute("UPDATE audit SET record = record || '7' WHERE seq = 3")  # one more id
-        restarted = Server(self.data)
-        type(self).server = restarted
-        known, _ = self.pdq["images/p01-mate-aqua.jpg"]
-        self.assertTrue(self.hashes("platform", [self.pdq_item(known)]).results[0].matched)
-        verified = restarted.admin.VerifyAudit(v1.admin.VerifyAuditRequest(),
-                                               metadata=restarted.auth("admin"))
-        self.assertFalse(verified.intact)
-        self.assertTrue(verified.problem.startswith("record 3:"), verified.problem)
-        run = self.cli("audit", "verify")
-        self.assertEqual(run.returncode, 1)
-        self.assertIn("NOT intact after 2 good records: record 3:", run.stdout)
+            with sqlite3.connect(os.path.join(data, "audit.db")) as db:
+                db.execute("UPDATE audit SET record = record || '7' WHERE seq = 3")  # one more id
+            server = Server(data)
+            self.assertTrue(server.match.MatchHashes(
+                request, metadata=server.auth("platform")).results[0].matched)
+            verified = server.admin.VerifyAudit(v1.admin.VerifyAuditRequest(),
+                                                metadata=server.auth("admin"))
+            self.assertFalse(verified.intact)
+            self.assertTrue(verified.problem.startswith("record 3:"), verified.problem)
+            run = subprocess.run(
+                [os.path.join(ARGS.bin, "hashmatch"), "audit", "verify", *server.connect_flags(
+                    "admin")], capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 1)
+            self.assertIn("NOT intact after 2 good records: record 3:", run.stdout)
+        finally:
+            server.kill()
 
+    def test_cli_reads_a_compact_json_key_file(self):
+        compact = os.path.join(self.tmp, "compact-keys.json")
+        with open(compact, "w") as f:
+            f.write('{"platform":"%s"}' % self.server.keys["platform"])
+        known = os.path.join(ARGS.testdata, "pdq", "images", "p03-mate-dune.jpg")
+        run = subprocess.run([os.path.join(ARGS.bin, "hashmatch"), "match", known, "--server",
+                              self.server.address, "--key-file", compact],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("\tmatch\tcategory=demo", run.stdout)
+        run = subprocess.run([os.path.join(ARGS.bin, "hashmatch"), "match", known, "--server",
+                              self.server.address, "--key-file", compact, "--role", "ict"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("has no key for role ict", run.stderr)
 
 if __name__ == "__main__":
     ARGS, rest = hashmatchd_server.parse_args()

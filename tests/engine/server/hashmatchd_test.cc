@@ -1,53 +1,31 @@
 // End to end with the C++ stubs: the real hashmatchd (--demo) on loopback, a real gRPC client.
 // (The Python test, hashmatchd_e2e_test.py, covers the full role matrix, ingest and the audit.)
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "bench/hashmatchd_process.h"
 #include "engine/sqlite/sqlite.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "hashmatch/v1/match.grpc.pb.h"
 #include "tests/testing/temp_dir.h"
 
-extern char** environ;
-
 namespace hashmatch::v1 {
 namespace {
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t size = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // The demo key of `role` from DATA/demo-keys.json.
 std::string DemoKey(const std::string& data, const std::string& role) {
   std::ifstream in(data + "/demo-keys.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string tag = "\"" + role + "\": \"";
-  const std::string s = text.str();
-  const auto at = s.find(tag);
-  REQUIRE(at != std::string::npos);
-  return s.substr(at + tag.size(), 67);
+  const nlohmann::json keys = nlohmann::json::parse(in);
+  REQUIRE(keys.contains(role));
+  return keys[role].get<std::string>();
 }
 
 // The reference PDQ of one public test image (expected.tsv).
@@ -60,34 +38,23 @@ std::string ReferencePdq(const std::string& image) {
   return "";
 }
 
+// hashmatchd --demo (the public images) through the shared process helper.
 class Server {
  public:
-  explicit Server(const std::string& data) : port_(FreePort()) {
-    const std::string binary = std::string(HM_BIN_DIR) + "/hashmatchd";
-    const std::string listen = "127.0.0.1:" + std::to_string(port_);
+  explicit Server(const std::string& data) {
     const std::string images = std::string(HM_TESTDATA_DIR) + "/pdq/images";
-    const char* argv[] = {binary.c_str(),  "--data",       data.c_str(),
-                          "--listen",      listen.c_str(), "--demo",
-                          "--demo-images", images.c_str(), nullptr};
-    REQUIRE(posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, const_cast<char**>(argv),
-                        environ) == 0);
-    channel_ = grpc::CreateChannel(listen, grpc::InsecureChannelCredentials());
+    auto started =
+        testing::HashmatchdProcess::Start(std::string(HM_BIN_DIR) + "/hashmatchd", data,
+                                          {"--demo", "--demo-images", images}, 60, data + ".log");
+    REQUIRE(started.ok());
+    process_ = *std::move(started);
+    channel_ = grpc::CreateChannel(process_->address(), grpc::InsecureChannelCredentials());
   }
-  ~Server() {
-    if (pid_ > 0) Stop();
-  }
-  int Stop() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
+  int Stop() { return process_->Stop(); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
  private:
-  int port_;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::HashmatchdProcess> process_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

@@ -99,6 +99,10 @@ class IngestCliTest(unittest.TestCase):
         open(tampered, "wb").write(bytes(data))
         r = ingest("verify", tampered, "--pubkey", pub)
         self.assertEqual(r.returncode, 1)
+        # One flipped bit: a damaged record (named with its byte offset), a content id that no
+        # longer matches, or a signature that no longer verifies; never "valid".
+        self.assertRegex(r.stderr, r"tampered\.bundle: .*(at byte \d+|does not match|altered)")
+        self.assertNotIn("valid", r.stdout)
         truncated = os.path.join(self.tmp, "truncated.bundle")
         open(truncated, "wb").write(open(self.bundle, "rb").read()[:300])
         r = ingest("verify", truncated, "--pubkey", pub)

@@ -139,9 +139,14 @@ class HashCliTest(unittest.TestCase):
         self.assertEqual(len(r.stdout.splitlines()), 2)
 
     def test_usage_errors(self):
-        self.assertEqual(run().returncode, 2)
-        self.assertEqual(run("hash").returncode, 2)
-        self.assertEqual(run("hash", "--format", "xml", self.tmp).returncode, 2)
+        for args, message in (((), "A subcommand is required"),
+                              (("hash",), "paths is required"),
+                              (("hash", "--format", "xml", self.tmp),
+                               "--format: xml not in {tsv,json}")):
+            r = run(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(message, r.stderr)
+            self.assertEqual(r.stdout, "")
         r = run("hash", "/nonexistent/hm")
         self.assertEqual(r.returncode, 2)
         self.assertIn("/nonexistent/hm: no such file or folder", r.stderr)
