@@ -4,7 +4,9 @@
 // 31), the same over the frames of stored videos (VPDQ), and exact digest lookup (MD5, SHA-1,
 // SHA-256), with the status rules: VERIFIED matches by
 // default, CANDIDATE only on request, REJECTED/RETRACTED never; PDQ hashes below the quality
-// floor (default 50) are kept but match only on request.
+// floor (default 50) are kept but match only on request; the same floor decides whether a query
+// hash is looked up (QueryQualityMatches). Known images inside a query video
+// (MatchImagesInVideo) are grouped into time ranges here too.
 //
 // State: per signal, immutable indexed segments plus a small linearly scanned tail. CatchUp()
 // applies the store's new changes (adds go to the tail, status changes flip a flag in place); a
@@ -104,48 +106,49 @@ class Matcher {
  public:
   // Loads the snapshot (or rebuilds from `store`), catches up with the log, starts the merger.
   // `store` must outlive the matcher.
-  static absl::StatusOr<std::unique_ptr<Matcher>> Open(Store* store, MatcherOptions options = {});
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Matcher>> Open(Store* store,
+                                                                     MatcherOptions options = {});
   ~Matcher();
   Matcher(const Matcher&) = delete;
   Matcher& operator=(const Matcher&) = delete;
 
   // Applies every change committed to the store since the last call; returns the sequence now
   // applied. After it returns, lookups see those changes.
-  absl::StatusOr<std::int64_t> CatchUp();
+  [[nodiscard]] absl::StatusOr<std::int64_t> CatchUp();
 
   // Matches sorted by distance, then id. InvalidArgument when max_distance is outside 0..63.
-  absl::StatusOr<std::vector<Match>> MatchPdq(const Pdq256& hash,
-                                              const MatchOptions& options = {}) const;
+  [[nodiscard]] absl::StatusOr<std::vector<Match>> MatchPdq(const Pdq256& hash,
+                                                            const MatchOptions& options = {}) const;
   // One result list per query, on up to `threads` cores.
-  absl::StatusOr<std::vector<std::vector<Match>>> MatchPdqBatch(
+  [[nodiscard]] absl::StatusOr<std::vector<std::vector<Match>>> MatchPdqBatch(
       std::span<const Pdq256> hashes, const MatchOptions& options = {}) const;
   // For each query frame, the stored videos (VPDQ descriptors) having a frame within
   // max_distance: one Match per video, its closest frame's distance, sorted by distance then id.
   // Frames of a stored video below the quality floor match only with include_low_quality.
-  absl::StatusOr<std::vector<std::vector<Match>>> MatchVideoFrames(
+  [[nodiscard]] absl::StatusOr<std::vector<std::vector<Match>>> MatchVideoFrames(
       std::span<const Pdq256> frames, const MatchOptions& options = {}) const;
   // Stored videos matching the query video's frames (VpdqFeature timestamps in ms), best first
   // (query percentage, then stored percentage, then id). Reads matched videos' frames from the
   // store for the reverse percentage and the time ranges.
-  absl::StatusOr<std::vector<VideoMatch>> MatchVideo(std::span<const VpdqFeature> query,
-                                                     const VideoMatchOptions& options = {}) const;
+  [[nodiscard]] absl::StatusOr<std::vector<VideoMatch>> MatchVideo(
+      std::span<const VpdqFeature> query, const VideoMatchOptions& options = {}) const;
   // Known images among a query video's frames: each distinct frame at or above the quality floor
   // (every frame with include_low_quality) is looked up once in the image index; an image's
   // frames are grouped into ranges, a new one starting after a gap of more than 2.5 s (a frame a
   // second, one missed).
-  absl::StatusOr<ImagesInVideo> MatchImagesInVideo(std::span<const VpdqFeature> frames,
-                                                   const MatchOptions& options = {}) const;
+  [[nodiscard]] absl::StatusOr<ImagesInVideo> MatchImagesInVideo(
+      std::span<const VpdqFeature> frames, const MatchOptions& options = {}) const;
   // Whether a query hash of this PDQ quality is looked up: at or above the quality floor, or any
   // with include_low_quality (a featureless image would match other featureless images).
   bool QueryQualityMatches(int quality, const MatchOptions& options) const;
   int quality_floor() const;
 
   // Exact digest lookup: MD5 (16 bytes), SHA1 (20), SHA256 (32).
-  absl::StatusOr<std::optional<Match>> MatchDigest(Signal signal, std::string_view value,
-                                                   const MatchOptions& options = {}) const;
+  [[nodiscard]] absl::StatusOr<std::optional<Match>> MatchDigest(
+      Signal signal, std::string_view value, const MatchOptions& options = {}) const;
 
   // Writes the snapshot file now (atomically: temp file, fsync, rename).
-  absl::Status WriteSnapshot();
+  [[nodiscard]] absl::Status WriteSnapshot();
   // Blocks until the merger has nothing left to do (tests, benchmarks).
   void WaitForMerges();
   MatcherStats Stats() const;

@@ -94,33 +94,36 @@ class Store {
   // InvalidArgument naming its index and field, and nothing is written. A known value keeps its
   // id, status and category and gains this provenance; a CANDIDATE re-sent as VERIFIED becomes
   // VERIFIED. Returns after the commit is durable.
-  virtual absl::StatusOr<AddResult> Add(const Contribution& contribution,
-                                        std::span<const NewDescriptor> items) = 0;
+  [[nodiscard]] virtual absl::StatusOr<AddResult> Add(const Contribution& contribution,
+                                                      std::span<const NewDescriptor> items) = 0;
 
   // Review: verify/reject a CANDIDATE, retract a CANDIDATE or VERIFIED descriptor. Setting the
   // current status again is a no-op. Returns the commit sequence. NotFound for an unknown id,
   // FailedPrecondition for a transition the rules forbid.
-  virtual absl::StatusOr<std::int64_t> SetStatus(DescriptorId id, DescriptorStatus status,
-                                                 std::string_view actor,
-                                                 std::string_view reason) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::int64_t> SetStatus(DescriptorId id,
+                                                               DescriptorStatus status,
+                                                               std::string_view actor,
+                                                               std::string_view reason) = 0;
 
-  virtual absl::StatusOr<Descriptor> Get(DescriptorId id) = 0;
-  virtual absl::StatusOr<std::optional<Descriptor>> Find(Signal signal, std::string_view value) = 0;
+  [[nodiscard]] virtual absl::StatusOr<Descriptor> Get(DescriptorId id) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::optional<Descriptor>> Find(Signal signal,
+                                                                       std::string_view value) = 0;
 
   // Descriptors with `status` (and `category`, unless empty) and id > after_id, in id order, at
   // most `limit`: review queues and exports, a page at a time.
-  virtual absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status,
-                                                       std::string_view category,
-                                                       DescriptorId after_id,
-                                                       std::size_t limit) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status,
+                                                                     std::string_view category,
+                                                                     DescriptorId after_id,
+                                                                     std::size_t limit) = 0;
 
   // Changes with seq > after_seq, ascending, at most `limit`.
-  virtual absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
-                                                           std::size_t limit) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
+                                                                         std::size_t limit) = 0;
   // Calls visit with every descriptor's current state as a kAdded change (seq = 0), in id order,
   // inside one read transaction; returns the log position that state reflects.
-  virtual absl::StatusOr<std::int64_t> ScanAll(const std::function<void(const Change&)>& visit) = 0;
-  virtual absl::StatusOr<std::int64_t> LastSeq() = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::int64_t> ScanAll(
+      const std::function<void(const Change&)>& visit) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::int64_t> LastSeq() = 0;
 
   // Counts by (signal, status, category): for stats pages and tests. Scans the table.
   struct Count {
@@ -129,7 +132,7 @@ class Store {
     std::string category;
     std::int64_t count;
   };
-  virtual absl::StatusOr<std::vector<Count>> Counts() = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Count>> Counts() = 0;
 
   // A random id made when the store was created: ties snapshots to their store.
   virtual const std::string& store_id() const = 0;
@@ -140,7 +143,7 @@ class Store {
 // One process at a time: the store locks `<path>.lock` (FailedPrecondition if another process
 // holds it), because duplicates are found through an in-memory index of every value (16 bytes
 // per slot; built on the first Add or Find: ~3 s for 10 M rows on 2 cores).
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                                       const StoreLimits& limits = {});
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const std::string& path, const StoreLimits& limits = {});
 
 }  // namespace hashmatch::index

@@ -41,7 +41,7 @@ constexpr PdqBitPosition LocatePdqBit(int k) {
 
 template <std::size_t N, typename Tag>
 std::string FixedHash<N, Tag>::ToHex() const {
-  return EncodeHex(std::string_view(reinterpret_cast<const char*>(bytes.data()), N));
+  return EncodeHex(AsChars());
 }
 
 template <typename H>
@@ -211,7 +211,7 @@ std::string EncodeVpdq(std::span<const VpdqFeature> frames) {
     for (int b = 0; b < 4; ++b)
       out.push_back(static_cast<char>((f.timestamp_ms >> (8 * b)) & 0xFF));
     out.push_back(static_cast<char>(f.quality));
-    out.append(reinterpret_cast<const char*>(f.pdq.bytes.data()), f.pdq.bytes.size());
+    out.append(f.pdq.AsChars());
   }
   return out;
 }

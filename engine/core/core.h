@@ -1,8 +1,9 @@
 // engine/core: what every hashmatch module shares.
 //
-// Owns: the Status propagation macros (Debian's Abseil 20220623 has none), the hash value types
-// (Pdq256 and the MD5/SHA-1/SHA-256 digests) and their hex form, and the descriptor vocabulary
-// every layer speaks (Signal, DescriptorStatus). Hashes are plain values of raw
+// Owns: the Status propagation macros (Debian's Abseil 20220623 has none) and Prefixed, the hash
+// value types (Pdq256 and the MD5/SHA-1/SHA-256 digests) and their hex form, the descriptor
+// vocabulary every layer speaks (Signal, DescriptorStatus, the VPDQ value), and the one
+// descriptor-value check (CheckDescriptorValue). Hashes are plain values of raw
 // bytes; hex appears only at the edges (ParseHex / ToHex). No I/O, no dependency on other modules.
 // Everything here is a value type or a pure function: safe to use from any thread.
 #pragma once
@@ -58,6 +59,10 @@ struct FixedHash {
 
   // Lower-case hex, 2*N characters, first byte first.
   std::string ToHex() const;
+  // The raw bytes as characters: what descriptor values, bundles and proto `bytes` fields hold.
+  std::string_view AsChars() const {
+    return std::string_view(reinterpret_cast<const char*>(bytes.data()), N);
+  }
 };
 
 struct PdqTag {

@@ -39,9 +39,9 @@ class VpdqSink final : public media::VideoSink {
 };
 
 void AppendDigests(const hash::Digests& d, std::vector<DescriptorValue>* out) {
-  out->push_back({Signal::kMd5, RawBytes(d.md5), -1});
-  out->push_back({Signal::kSha1, RawBytes(d.sha1), -1});
-  out->push_back({Signal::kSha256, RawBytes(d.sha256), -1});
+  out->push_back({Signal::kMd5, std::string(d.md5.AsChars()), -1});
+  out->push_back({Signal::kSha1, std::string(d.sha1.AsChars()), -1});
+  out->push_back({Signal::kSha256, std::string(d.sha256.AsChars()), -1});
 }
 
 }  // namespace
@@ -124,7 +124,7 @@ std::vector<VpdqFeature> Features(const VideoDescriptors& video) {
 std::vector<DescriptorValue> Values(const Descriptors& descriptors) {
   std::vector<DescriptorValue> out;
   if (const auto* image = std::get_if<ImageDescriptors>(&descriptors)) {
-    out.push_back({Signal::kPdq, RawBytes(image->pdq.hash), image->pdq.quality});
+    out.push_back({Signal::kPdq, std::string(image->pdq.hash.AsChars()), image->pdq.quality});
     AppendDigests(image->digests, &out);
     return out;
   }

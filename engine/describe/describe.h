@@ -81,8 +81,8 @@ class Describer {
   const DescribeOptions& options() const { return options_; }
 
  private:
-  absl::StatusOr<ImageDescriptors> DescribeImage(std::span<const std::uint8_t> bytes);
-  absl::StatusOr<VideoDescriptors> DescribeVideo(std::span<const std::uint8_t> bytes);
+  [[nodiscard]] absl::StatusOr<ImageDescriptors> DescribeImage(std::span<const std::uint8_t> bytes);
+  [[nodiscard]] absl::StatusOr<VideoDescriptors> DescribeVideo(std::span<const std::uint8_t> bytes);
 
   DescribeOptions options_;
   hash::PdqHasher image_pdq_;
@@ -99,11 +99,5 @@ std::vector<VpdqFeature> Features(const VideoDescriptors& video);
 // Every descriptor value of one file, in a fixed order: the PDQ (image) or the VPDQ value (video;
 // none when no frame was sampled), then MD5, SHA-1, SHA-256.
 std::vector<DescriptorValue> Values(const Descriptors& descriptors);
-
-// The raw bytes of a fixed-size hash, as descriptor values hold them.
-template <typename Hash>
-std::string RawBytes(const Hash& hash) {
-  return std::string(reinterpret_cast<const char*>(hash.bytes.data()), hash.bytes.size());
-}
 
 }  // namespace hashmatch::describe

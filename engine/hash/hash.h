@@ -92,7 +92,7 @@ class PdqHasher {
  private:
   struct Scratch;
   // Luma, blur/decimate (or the 64x64 shortcut), DCT into the scratch 16x16; returns quality.
-  absl::StatusOr<int> ComputeDct(const PixelView& pixels, bool allow_64x64_shortcut);
+  [[nodiscard]] absl::StatusOr<int> ComputeDct(const PixelView& pixels, bool allow_64x64_shortcut);
 
   PdqOptions options_;
   std::unique_ptr<Scratch> scratch_;

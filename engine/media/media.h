@@ -124,13 +124,13 @@ class VideoSink {
   virtual ~VideoSink() = default;
   // Called before the first frame; an error stops decoding and is returned. Called again when
   // decoding restarts from the beginning (see skip_unwanted_frames): drop the frames received.
-  virtual absl::Status Start(const VideoInfo& info) = 0;
+  [[nodiscard]] virtual absl::Status Start(const VideoInfo& info) = 0;
   // Whether frame `number` is needed (the others are never converted to RGB, and may not be
   // decoded). Must depend on `number` alone.
   virtual bool Wants(std::int64_t number) = 0;
   // Called on a thread of the decoder's (one at a time, in order) while decoding goes on; Start
   // and Wants are called on the caller's.
-  virtual absl::Status Frame(const VideoFrame& frame) = 0;
+  [[nodiscard]] virtual absl::Status Frame(const VideoFrame& frame) = 0;
 };
 
 // Demuxes and decodes the first video stream of `bytes`. InvalidArgument (naming the defect or

@@ -167,9 +167,9 @@ grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVi
     c->set_height(d->info.height);
     c->set_frames_decoded(d->decoded_frames);
     c->set_frames_hashed(static_cast<int>(d->frames.size()));
-    c->set_md5(Raw(d->digests.md5));
-    c->set_sha1(Raw(d->digests.sha1));
-    c->set_sha256(Raw(d->digests.sha256));
+    c->set_md5(std::string(d->digests.md5.AsChars()));
+    c->set_sha1(std::string(d->digests.sha1.AsChars()));
+    c->set_sha256(std::string(d->digests.sha256.AsChars()));
     digests = {ParsedHash{Signal::kSha256, c->sha256(), std::nullopt},
                ParsedHash{Signal::kSha1, c->sha1(), std::nullopt},
                ParsedHash{Signal::kMd5, c->md5(), std::nullopt}};

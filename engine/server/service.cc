@@ -253,11 +253,11 @@ class MatchServiceImpl final
     const auto& d = std::get<describe::ImageDescriptors>(*described);
     if (grpc::Status status = s_->CheckDeadline(call); !status.ok()) return status;
     v1::ComputedHashes* c = response->mutable_computed();
-    c->set_pdq(Raw(d.pdq.hash));
+    c->set_pdq(std::string(d.pdq.hash.AsChars()));
     c->set_pdq_quality(d.pdq.quality);
-    c->set_md5(Raw(d.digests.md5));
-    c->set_sha1(Raw(d.digests.sha1));
-    c->set_sha256(Raw(d.digests.sha256));
+    c->set_md5(std::string(d.digests.md5.AsChars()));
+    c->set_sha1(std::string(d.digests.sha1.AsChars()));
+    c->set_sha256(std::string(d.digests.sha256.AsChars()));
     std::vector<absl::StatusOr<ParsedHash>> hashes = {
         ParsedHash{Signal::kSha256, c->sha256(), std::nullopt},
         ParsedHash{Signal::kSha1, c->sha1(), std::nullopt},

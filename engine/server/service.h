@@ -1,8 +1,12 @@
-// engine/server/service: the gRPC services of proto/hashmatch/v1 over a Store, a Matcher, the key
-// table and the audit log. Every call: authenticate (Bearer key), authorise by role (auth.h), rate
-// limit per key, bound the input, answer, append one audit record.
+// engine/server: hashmatchd. This is the module's one public header: the gRPC services of
+// proto/hashmatch/v1 over a Store, a Matcher, the key table and the audit log. Every call:
+// authenticate (Bearer key), authorise by role (internal/auth.h), rate limit per key, bound the
+// input, answer, append one audit record. The services are thin: hashing is engine/describe's,
+// bundle checks engine/bundle's, matching rules index/'s; every message and enum conversion and
+// the only Status -> gRPC mapping are in internal/proto_convert.
 //
-// Include only from hashmatchd and tests: it pulls in gRPC headers.
+// Thread-safety: Services is thread-safe (gRPC calls it from many threads); AttachMatcher and
+// Drain may be called from any thread. Include only from hashmatchd and tests: it pulls in gRPC.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

@@ -1,6 +1,8 @@
-// engine/sqlite: thin RAII over the SQLite C API, shared by the descriptor store (index/) and
-// the server's key table and audit log: a connection and prepared statements whose errors come
-// back as absl::Status carrying SQLite's own message.
+// engine/sqlite: a leaf adapter: thin RAII over the SQLite C API, shared by the descriptor store
+// (index/) and the server's key table, agency keys and audit log: a connection and prepared
+// statements whose errors come back as absl::Status carrying SQLite's own message. It knows no
+// schema and no other module of ours.
+// Thread-safety: a connection or statement belongs to one thread at a time (callers lock).
 #pragma once
 
 #include <sqlite3.h>
@@ -23,14 +25,14 @@ struct StatementFinalizer {
 using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 
 // `what` + SQLite's message for `code` on `db`, as an Internal (or DataLoss for corruption) error.
-absl::Status SqliteError(sqlite3* db, int code, std::string_view what);
+[[nodiscard]] absl::Status SqliteError(sqlite3* db, int code, std::string_view what);
 
-absl::StatusOr<SqliteHandle> OpenSqlite(const std::string& path);
-absl::Status Exec(sqlite3* db, const char* sql);
+[[nodiscard]] absl::StatusOr<SqliteHandle> OpenSqlite(const std::string& path);
+[[nodiscard]] absl::Status Exec(sqlite3* db, const char* sql);
 
 class Statement {
  public:
-  static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql);
+  [[nodiscard]] static absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql);
 
   // Binds are 1-based, as in SQLite.
   Statement& Bind(int index, std::int64_t value);
@@ -38,9 +40,9 @@ class Statement {
   Statement& BindText(int index, std::string_view text);
   Statement& BindBlob(int index, std::string_view bytes);
   // true: a row is available; false: done. Errors carry the SQL's first words.
-  absl::StatusOr<bool> Step();
+  [[nodiscard]] absl::StatusOr<bool> Step();
   // Steps a statement that returns no rows, then resets it.
-  absl::Status Run();
+  [[nodiscard]] absl::Status Run();
   void Reset();
 
   std::int64_t Int(int column) const;

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -117,14 +119,29 @@ absl::Status SyncParentFolder(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, std::string_view bytes, unsigned mode) {
+absl::Status WriteFileAtomicWith(const std::string& path, unsigned mode,
+                                 const std::function<absl::Status(std::FILE* out)>& write) {
   const std::string temp = path + ".tmp";
-  {
-    const Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-    if (fd.get() < 0) return Errno("creating " + temp, errno);
+  const auto written = [&]() -> absl::Status {
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return Errno("creating " + temp, errno);
+    std::FILE* out = ::fdopen(fd, "wb");
+    if (out == nullptr) {
+      const int error = errno;
+      ::close(fd);
+      return Errno("opening " + temp, error);
+    }
     // open() applies the umask; the caller's mode (e.g. 0600 for secrets) is what we promise.
-    if (::fchmod(fd.get(), mode) != 0) return Errno("setting the mode of " + temp, errno);
-    HM_RETURN_IF_ERROR(WriteAllAndSync(fd.get(), bytes, temp));
+    absl::Status status = ::fchmod(fd, mode) == 0 ? write(out) : Errno("chmod " + temp, errno);
+    if (status.ok() && (std::fflush(out) != 0 || ::fsync(fd) != 0)) {
+      status = Errno("writing " + temp, errno);
+    }
+    if (std::fclose(out) != 0 && status.ok()) status = Errno("closing " + temp, errno);
+    return status;
+  }();
+  if (!written.ok()) {
+    std::remove(temp.c_str());
+    return written;
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     const int error = errno;
@@ -132,6 +149,15 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view bytes, un
     return Errno("renaming " + temp + " to " + path, error);
   }
   return SyncParentFolder(path);
+}
+
+absl::Status WriteFileAtomic(const std::string& path, std::string_view bytes, unsigned mode) {
+  return WriteFileAtomicWith(path, mode, [&](std::FILE* out) {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size()) {
+      return Errno("writing " + path + ".tmp", errno);
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<WriterLock> WriterLock::Acquire(const std::string& path) {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -42,6 +43,13 @@ namespace hashmatch::sys {
 // PATH.tmp (created with `mode`), fsyncs it, renames it over `path` and fsyncs the folder.
 [[nodiscard]] absl::Status WriteFileAtomic(const std::string& path, std::string_view bytes,
                                            unsigned mode = 0644);
+
+// WriteFileAtomic for output produced as it goes: `write` fills the temp file (buffered stdio);
+// when it returns non-OK, or the flush, fsync or rename fails, `path` is left as it was and the
+// temp file removed.
+[[nodiscard]] absl::Status WriteFileAtomicWith(
+    const std::string& path, unsigned mode,
+    const std::function<absl::Status(std::FILE* out)>& write);
 
 // Writes all of `bytes` to `fd` (retrying short writes and EINTR) and fsyncs it.
 [[nodiscard]] absl::Status WriteAllAndSync(int fd, std::string_view bytes, const std::string& what);

@@ -70,7 +70,7 @@ inline Match MakeMatch(std::uint32_t label, int distance, std::uint8_t flags) {
   return {label, distance, internal::FlagsStatus(flags), (flags & internal::kLowQualityFlag) != 0};
 }
 
-inline absl::Status CheckDistance(const MatchOptions& options) {
+[[nodiscard]] inline absl::Status CheckDistance(const MatchOptions& options) {
   if (options.max_distance < 0 || options.max_distance > MatchOptions::kMaxMaxDistance) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_distance ", options.max_distance, " is outside 0..", MatchOptions::kMaxMaxDistance));
@@ -125,20 +125,19 @@ struct Matcher::Impl {
     }
   }
 
-  absl::StatusOr<std::vector<Entry>> Entries(const Change& change) const;
-  absl::Status Apply(State& next, const Change& change);
-  absl::StatusOr<std::int64_t> CatchUp();
-  absl::Status Rebuild();
-  absl::Status LoadSnapshot();
-  absl::Status WriteSnapshot();
+  [[nodiscard]] absl::StatusOr<std::vector<Entry>> Entries(const Change& change) const;
+  [[nodiscard]] absl::Status Apply(State& next, const Change& change);
+  [[nodiscard]] absl::StatusOr<std::int64_t> CatchUp();
+  [[nodiscard]] absl::Status Rebuild();
+  [[nodiscard]] absl::Status LoadSnapshot();
+  [[nodiscard]] absl::Status WriteSnapshot();
   bool MergeOnce(bool idle);
   void MergeRun(std::size_t slot, std::size_t first, std::size_t tail_blocks, const State& planned);
   void MergerLoop();
   void FindPdq(const State& s, std::size_t slot, const std::uint8_t* queries, std::size_t count,
                const MatchOptions& options, std::vector<Match>* out) const;
-  absl::StatusOr<std::vector<std::vector<Match>>> FindPdqBatch(std::size_t slot,
-                                                               std::span<const Pdq256> hashes,
-                                                               const MatchOptions& options) const;
+  [[nodiscard]] absl::StatusOr<std::vector<std::vector<Match>>> FindPdqBatch(
+      std::size_t slot, std::span<const Pdq256> hashes, const MatchOptions& options) const;
 };
 
 }  // namespace hashmatch::index

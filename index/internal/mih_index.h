@@ -67,7 +67,7 @@ class MihIndex final : public faiss::IndexBinary {
 
   // The snapshot form (snapshot_file.h): every array as built, so loading does not rebuild.
   void Save(BinaryWriter& out) const;
-  static absl::StatusOr<std::unique_ptr<MihIndex>> Load(BinaryReader& in);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MihIndex>> Load(BinaryReader& in);
 
   // faiss::IndexBinary. Labels: for add(), the insertion index; after Build(), the given labels.
   void add(int64_t n, const std::uint8_t* x) override;

@@ -87,7 +87,8 @@ class Segment {
   std::size_t MemoryBytes() const;
 
   void Save(BinaryWriter& out) const;
-  static absl::StatusOr<std::shared_ptr<const Segment>> Load(Signal signal, BinaryReader& in);
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Segment>> Load(Signal signal,
+                                                                           BinaryReader& in);
 
  private:
   Segment(Signal signal, int width) : signal_(signal), width_(width) {}

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "engine/sys/sys.h"
 #include "index/internal/binary_io.h"
 
 namespace hashmatch::index::internal {
@@ -25,23 +26,12 @@ absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-absl::Status SyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Errno("opening " + path + " to sync");
-  const int synced = ::fsync(fd);
-  ::close(fd);
-  return synced == 0 ? absl::OkStatus() : Errno("syncing " + path);
-}
-
 }  // namespace
 
 absl::Status WriteSnapshotFile(const std::string& path, const SnapshotContents& contents) {
-  const std::string temp = path + ".tmp";
-  {
-    File file(std::fopen(temp.c_str(), "wb"));
-    if (!file) return Errno("creating " + temp);
-    std::setvbuf(file.get(), nullptr, _IOFBF, 1 << 20);
-    BinaryWriter out(file.get());
+  return sys::WriteFileAtomicWith(path, 0600, [&](std::FILE* file) -> absl::Status {
+    std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
+    BinaryWriter out(file);
     out.Bytes(kMagic, sizeof(kMagic));
     out.Pod(kSnapshotVersion);
     out.Vector(std::vector<char>(contents.store_id.begin(), contents.store_id.end()));
@@ -57,14 +47,9 @@ absl::Status WriteSnapshotFile(const std::string& path, const SnapshotContents& 
     }
     const std::uint32_t crc = out.crc();
     HM_RETURN_IF_ERROR(out.status());
-    if (std::fwrite(&crc, 4, 1, file.get()) != 1 || std::fflush(file.get()) != 0 ||
-        ::fsync(fileno(file.get())) != 0) {
-      return Errno("writing " + temp);
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) return Errno("renaming " + temp);
-  const std::string folder = std::filesystem::path(path).parent_path().string();
-  return SyncPath(folder.empty() ? "." : folder, O_RDONLY | O_DIRECTORY);
+    if (std::fwrite(&crc, 4, 1, file) != 1) return Errno("writing " + path + ".tmp");
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<SnapshotContents> ReadSnapshotFile(const std::string& path) {

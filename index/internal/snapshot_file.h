@@ -23,10 +23,11 @@ struct SnapshotContents {
 };
 
 // Writes `contents` to `path` + ".tmp", syncs it, renames it over `path` and syncs the folder.
-absl::Status WriteSnapshotFile(const std::string& path, const SnapshotContents& contents);
+[[nodiscard]] absl::Status WriteSnapshotFile(const std::string& path,
+                                             const SnapshotContents& contents);
 
 // NotFound when there is no file; DataLoss naming the field and offset when it is truncated,
 // corrupt (checksum) or of another version.
-absl::StatusOr<SnapshotContents> ReadSnapshotFile(const std::string& path);
+[[nodiscard]] absl::StatusOr<SnapshotContents> ReadSnapshotFile(const std::string& path);
 
 }  // namespace hashmatch::index::internal

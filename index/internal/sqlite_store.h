@@ -30,35 +30,40 @@ class SqliteStore final : public Store {
         limits_(limits),
         store_id_(std::move(store_id)) {}
 
-  absl::Status Prepare();
+  [[nodiscard]] absl::Status Prepare();
 
-  absl::StatusOr<AddResult> Add(const Contribution& contribution,
-                                std::span<const NewDescriptor> items) override;
+  [[nodiscard]] absl::StatusOr<AddResult> Add(const Contribution& contribution,
+                                              std::span<const NewDescriptor> items) override;
 
-  absl::StatusOr<std::int64_t> SetStatus(DescriptorId id, DescriptorStatus status,
-                                         std::string_view actor, std::string_view reason) override;
+  [[nodiscard]] absl::StatusOr<std::int64_t> SetStatus(DescriptorId id, DescriptorStatus status,
+                                                       std::string_view actor,
+                                                       std::string_view reason) override;
 
-  absl::StatusOr<Descriptor> Get(DescriptorId id) override;
+  [[nodiscard]] absl::StatusOr<Descriptor> Get(DescriptorId id) override;
 
-  absl::StatusOr<std::optional<Descriptor>> Find(Signal signal, std::string_view value) override;
+  [[nodiscard]] absl::StatusOr<std::optional<Descriptor>> Find(Signal signal,
+                                                               std::string_view value) override;
 
-  absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status, std::string_view category,
-                                               DescriptorId after_id, std::size_t limit) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Descriptor>> List(DescriptorStatus status,
+                                                             std::string_view category,
+                                                             DescriptorId after_id,
+                                                             std::size_t limit) override;
 
-  absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
-                                                   std::size_t limit) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Change>> ChangesAfter(std::int64_t after_seq,
+                                                                 std::size_t limit) override;
 
-  absl::StatusOr<std::int64_t> ScanAll(const std::function<void(const Change&)>& visit) override;
+  [[nodiscard]] absl::StatusOr<std::int64_t> ScanAll(
+      const std::function<void(const Change&)>& visit) override;
 
-  absl::StatusOr<std::int64_t> LastSeq() override;
+  [[nodiscard]] absl::StatusOr<std::int64_t> LastSeq() override;
 
-  absl::StatusOr<std::vector<Count>> Counts() override;
+  [[nodiscard]] absl::StatusOr<std::vector<Count>> Counts() override;
 
   const std::string& store_id() const override { return store_id_; }
 
  private:
-  absl::StatusOr<AddResult> AddLocked(const Contribution& contribution,
-                                      std::span<const NewDescriptor> items);
+  [[nodiscard]] absl::StatusOr<AddResult> AddLocked(const Contribution& contribution,
+                                                    std::span<const NewDescriptor> items);
 
   struct Existing {
     DescriptorId id;
@@ -66,30 +71,33 @@ class SqliteStore final : public Store {
     std::int64_t first_contribution;
   };
 
-  absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal, std::string_view value);
+  [[nodiscard]] absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal,
+                                                                     std::string_view value);
 
   // The value index proposes ids; the row decides (a 64-bit hash collision costs one read).
-  absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal, std::string_view value,
-                                                       std::uint64_t hash);
+  [[nodiscard]] absl::StatusOr<std::optional<Existing>> FindExisting(Signal signal,
+                                                                     std::string_view value,
+                                                                     std::uint64_t hash);
 
   // Built on first use rather than at open, so that opening the store for matching alone (the
   // matcher reads the change log) does not pay a scan of every row.
-  absl::Status LoadValueIndex();
+  [[nodiscard]] absl::Status LoadValueIndex();
 
-  absl::StatusOr<std::int64_t> ContributionId(const Contribution& c);
+  [[nodiscard]] absl::StatusOr<std::int64_t> ContributionId(const Contribution& c);
 
-  absl::Status AppendChange(DescriptorId id, Change::Kind kind, DescriptorStatus status,
-                            std::int64_t now);
+  [[nodiscard]] absl::Status AppendChange(DescriptorId id, Change::Kind kind,
+                                          DescriptorStatus status, std::int64_t now);
 
-  absl::Status WriteStatus(DescriptorId id, DescriptorStatus status, std::string_view actor,
-                           std::string_view reason);
+  [[nodiscard]] absl::Status WriteStatus(DescriptorId id, DescriptorStatus status,
+                                         std::string_view actor, std::string_view reason);
 
-  absl::StatusOr<std::int64_t> LastSeqLocked();
+  [[nodiscard]] absl::StatusOr<std::int64_t> LastSeqLocked();
 
-  absl::StatusOr<std::int64_t> ScanLocked(const std::function<void(const Change&)>& visit);
+  [[nodiscard]] absl::StatusOr<std::int64_t> ScanLocked(
+      const std::function<void(const Change&)>& visit);
 
   template <typename BindFn>
-  absl::StatusOr<std::optional<Descriptor>> Load(const char* where, BindFn bind);
+  [[nodiscard]] absl::StatusOr<std::optional<Descriptor>> Load(const char* where, BindFn bind);
 
   const sys::WriterLock lock_;
   std::mutex mu_;  // guards everything below (SQLite serialises writers anyway)

@@ -14,6 +14,6 @@ inline constexpr int kStoreApplicationId = 0x484D5354;
 
 // Applies the migrations after the file's user_version up to `target` (tests migrate to older
 // versions to check upgrades), each in its own transaction.
-absl::Status MigrateStore(sqlite3* db, int target = kStoreSchemaVersion);
+[[nodiscard]] absl::Status MigrateStore(sqlite3* db, int target = kStoreSchemaVersion);
 
 }  // namespace hashmatch::index::internal

@@ -12,15 +12,16 @@
 
 namespace hashmatch::index::internal {
 
-absl::StatusOr<std::vector<VideoMatch>> MatchVideo(const Matcher& matcher, Store& store,
-                                                   int quality_floor,
-                                                   std::span<const VpdqFeature> query,
-                                                   const VideoMatchOptions& options);
+[[nodiscard]] absl::StatusOr<std::vector<VideoMatch>> MatchVideo(const Matcher& matcher,
+                                                                 Store& store, int quality_floor,
+                                                                 std::span<const VpdqFeature> query,
+                                                                 const VideoMatchOptions& options);
 
 // Matcher::MatchImagesInVideo.
-absl::StatusOr<ImagesInVideo> MatchImagesInVideo(const Matcher& matcher, int quality_floor,
-                                                 std::span<const VpdqFeature> frames,
-                                                 const MatchOptions& options);
+[[nodiscard]] absl::StatusOr<ImagesInVideo> MatchImagesInVideo(const Matcher& matcher,
+                                                               int quality_floor,
+                                                               std::span<const VpdqFeature> frames,
+                                                               const MatchOptions& options);
 
 // Groups time-ordered (query ms, stored ms) pairs into ranges: a new range starts where the query
 // skips more than `max_gap_ms` or the stored time stops advancing with it.

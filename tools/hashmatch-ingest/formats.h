@@ -55,8 +55,8 @@ struct ImportResult {
 
 // Reads `path`. A non-OK status is a file-level failure (unreadable, not JSON at all, wrong VICS
 // context); line- and record-level problems are in the result.
-absl::StatusOr<ImportResult> ImportList(const std::string& path, ListFormat format,
-                                        const ImportOptions& options);
+[[nodiscard]] absl::StatusOr<ImportResult> ImportList(const std::string& path, ListFormat format,
+                                                      const ImportOptions& options);
 
 // Writes records in one format. Records the format cannot carry are counted, not written.
 class ListWriter {
@@ -64,7 +64,7 @@ class ListWriter {
   virtual ~ListWriter() = default;
   // false: this record cannot be written in this format (see Skipped()).
   virtual bool Write(const ListRecord& record) = 0;
-  virtual absl::Status Finish() = 0;
+  [[nodiscard]] virtual absl::Status Finish() = 0;
   // One line per kind of record that was left out, with the count and the reason.
   virtual std::vector<std::string> Skipped() const = 0;
 };

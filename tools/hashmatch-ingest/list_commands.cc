@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/bundle/bundle.h"
+#include "engine/sys/sys.h"
 #include "hashmatch/v1/ingest.grpc.pb.h"
 #include "tools/cli/client.h"
 #include "tools/hashmatch-ingest/commands.h"
@@ -208,25 +209,19 @@ absl::Status ExportFromServer(const ExportFlags& flags, ListWriter& writer, std:
 
 // Exit 0 written, 2 on error. What the format cannot carry is counted on stderr.
 int RunExport(const ExportFlags& flags) {
-  std::FILE* out = stdout;
-  const std::string temp = flags.out + ".tmp";
-  if (!flags.out.empty() && flags.out != "-") {
-    out = std::fopen(temp.c_str(), "w");
-    if (out == nullptr) return Fail("export", "cannot create " + temp);
-  }
-  std::unique_ptr<ListWriter> writer = MakeListWriter(*ParseListFormat(flags.format), out);
+  std::unique_ptr<ListWriter> writer;
   std::int64_t count = 0;
-  absl::Status status = flags.from_bundle.empty()
-                            ? ExportFromServer(flags, *writer, &count)
-                            : ExportFromBundle(flags.from_bundle, *writer, &count);
-  if (status.ok()) status = writer->Finish();
-  if (out != stdout) {
-    std::fclose(out);
-    if (status.ok() && std::rename(temp.c_str(), flags.out.c_str()) != 0) {
-      status = absl::DataLossError("cannot rename " + temp);
-    }
-    if (!status.ok()) std::remove(temp.c_str());
-  }
+  const auto export_to = [&](std::FILE* out) {
+    writer = MakeListWriter(*ParseListFormat(flags.format), out);
+    HM_RETURN_IF_ERROR(flags.from_bundle.empty()
+                           ? ExportFromServer(flags, *writer, &count)
+                           : ExportFromBundle(flags.from_bundle, *writer, &count));
+    return writer->Finish();
+  };
+  // A file appears whole or not at all (an interrupted export leaves no half list behind).
+  const absl::Status status = flags.out.empty() || flags.out == "-"
+                                  ? export_to(stdout)
+                                  : sys::WriteFileAtomicWith(flags.out, 0644, export_to);
   if (!status.ok()) return Fail("export", std::string(status.message()));
   for (const std::string& line : writer->Skipped()) {
     std::fprintf(stderr, "hashmatch-ingest export: %s\n", line.c_str());

@@ -68,7 +68,12 @@ std::string FormatVideo(const std::string& path, const describe::VideoDescriptor
                                 {"frame", f.number},
                                 {"timestamp", std::round(f.timestamp_seconds * 1000) / 1000},
                                 {"quality", f.pdq.quality},
-                                {"pdq", f.pdq.hash.ToHex()}};
+                                {"pdq", f.pdq.hash.ToHex()},
+                                {"container", media::ContainerName(d.info.container)},
+                                {"codec", d.info.codec},
+                                {"width", d.info.width},
+                                {"height", d.info.height},
+                                {"fps", d.info.frame_rate}};
       absl::StrAppend(&out, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "\n");
     } else {
       absl::StrAppend(&out, path, "\t", f.number, "\t",

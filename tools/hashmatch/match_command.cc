@@ -67,7 +67,7 @@ bool PrintResult(const std::string& path,
 v1::HashValue Hash(v1::Signal signal, const auto& value) {
   v1::HashValue h;
   h.set_signal(signal);
-  h.set_raw(std::string(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
+  h.set_raw(std::string(value.AsChars()));
   return h;
 }
 

@@ -26,9 +26,9 @@ class FramePipeline {
 
   // Queues `frame` (a new reference to it) as frame `number`, waiting while kInFlight frames
   // do. Returns the first error of an earlier frame (conversion or sink), if any.
-  absl::Status Push(const AVFrame& frame, std::int64_t number);
+  [[nodiscard]] absl::Status Push(const AVFrame& frame, std::int64_t number);
   // Waits until every queued frame has been handed over; the first error, if any.
-  absl::Status Finish();
+  [[nodiscard]] absl::Status Finish();
 
  private:
   struct State;

@@ -1,4 +1,4 @@
-// engine/server/audit: the append-only audit log (DIR/audit.db), hash-chained.
+// engine/server/internal/audit: the append-only audit log (DIR/audit.db), hash-chained.
 //
 // Owns one record per RPC: time, key id, role, method, status, item count and the ids of the
 // descriptors matched or changed. Never media, secrets, case references, or platforms' non-matching
@@ -48,7 +48,7 @@ class AuditLog {
   // commit. Destruction commits what is queued.
   virtual void AppendAsync(AuditRecord record, std::function<void(const absl::Status&)> done) = 0;
   // AppendAsync, waiting for the commit.
-  absl::Status Append(AuditRecord record);
+  [[nodiscard]] absl::Status Append(AuditRecord record);
   // Queues `record` without an acknowledgement, for calls that change nothing (lookups) and are
   // answered before their record is durable: it is committed, in queue order, within
   // kUnacknowledgedFlushMs together with whatever else is queued. Waking the writer and waiting
@@ -57,10 +57,10 @@ class AuditLog {
   // records has failed, returns that error (the record is still queued), and while kMaxQueued
   // records wait for the disk, Unavailable (the record is dropped: memory stays bounded); either
   // way the caller must not answer with the lookup's result.
-  virtual absl::Status AppendUnacknowledged(AuditRecord record) = 0;
-  virtual absl::StatusOr<AuditVerification> Verify() = 0;
+  [[nodiscard]] virtual absl::Status AppendUnacknowledged(AuditRecord record) = 0;
+  [[nodiscard]] virtual absl::StatusOr<AuditVerification> Verify() = 0;
 };
 
-absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& path);
+[[nodiscard]] absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& path);
 
 }  // namespace hashmatch::server

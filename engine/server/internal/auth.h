@@ -1,8 +1,9 @@
-// engine/server/auth: who may call what.
+// engine/server/internal/auth: who may call what.
 //
 // Owns the roles of DESIGN.md, the one table every RPC is authorised against (MayCall), and API
 // key secrets: random 256-bit values shown once to their holder, of which only the SHA-256
-// digest is ever stored or compared.
+// digest is ever stored or compared. Also the one rule of what status a role's new descriptors
+// get. Internal to engine/server. Pure functions and constant tables: thread-safe.
 #pragma once
 
 #include <optional>
@@ -32,7 +33,7 @@ bool MayCall(Role role, std::string_view method);
 std::span<const std::string_view> KnownMethods();
 
 // A new key secret: "hm_" + 64 hex digits from the OS's CSPRNG (OpenSSL RAND_bytes).
-absl::StatusOr<std::string> NewKeySecret();
+[[nodiscard]] absl::StatusOr<std::string> NewKeySecret();
 // SHA-256 of the secret, hex: what the key table stores and what a presented key is compared by.
 std::string KeyDigest(std::string_view secret);
 

@@ -1,4 +1,4 @@
-// engine/server/bundles: signed descriptor bundles arriving at hashmatchd.
+// engine/server/internal/bundles: signed descriptor bundles arriving at hashmatchd.
 //
 // Owns the registered agency public keys and the record of imported bundles (DATA/bundles.db),
 // and the uploads in progress (DATA/uploads/, one file per calling key and file SHA-256, fsynced
@@ -47,32 +47,34 @@ class BundleInbox {
 
   // Opens (creating) DATA/bundles.db and DATA/uploads/. `max_bundle_bytes` bounds one upload.
   // Uploads untouched for `abandoned_after` are deleted here (a later push starts over).
-  static absl::StatusOr<std::unique_ptr<BundleInbox>> Open(
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<BundleInbox>> Open(
       const std::string& data_dir, std::int64_t max_bundle_bytes,
       std::chrono::seconds abandoned_after = std::chrono::hours(24 * 7));
   ~BundleInbox();
 
   // Agency names: 1..256 bytes, no control characters. AlreadyExists for a registered key.
-  absl::StatusOr<AgencyKey> AddAgencyKey(std::string_view agency, std::string_view public_key);
-  absl::StatusOr<std::vector<AgencyKey>> ListAgencyKeys() const;
+  [[nodiscard]] absl::StatusOr<AgencyKey> AddAgencyKey(std::string_view agency,
+                                                       std::string_view public_key);
+  [[nodiscard]] absl::StatusOr<std::vector<AgencyKey>> ListAgencyKeys() const;
   // NotFound for an unknown fingerprint; revoking twice is a no-op.
-  absl::Status RevokeAgencyKey(std::string_view fingerprint);
+  [[nodiscard]] absl::Status RevokeAgencyKey(std::string_view fingerprint);
   // The active (unrevoked) registration of `public_key`, if any.
-  absl::StatusOr<std::optional<AgencyKey>> ActiveAgencyKey(std::string_view public_key) const;
+  [[nodiscard]] absl::StatusOr<std::optional<AgencyKey>> ActiveAgencyKey(
+      std::string_view public_key) const;
 
   // Uploads are named by the SHA-256 of the whole file (64 lower-case hex digits; InvalidArgument
   // otherwise). Bytes staged for (key_id, file_sha256); 0 when nothing is.
-  absl::StatusOr<std::int64_t> StagedBytes(std::string_view key_id,
-                                           std::string_view file_sha256) const;
+  [[nodiscard]] absl::StatusOr<std::int64_t> StagedBytes(std::string_view key_id,
+                                                         std::string_view file_sha256) const;
   // Takes the upload for one call: Aborted while another call holds it.
-  absl::StatusOr<std::unique_ptr<Upload>> Claim(std::string_view key_id,
-                                                std::string_view file_sha256);
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<Upload>> Claim(std::string_view key_id,
+                                                              std::string_view file_sha256);
 
   // The import of the file with `status`, if it happened.
-  absl::StatusOr<std::optional<BundleImport>> FindImport(std::string_view file_sha256,
-                                                         DescriptorStatus status) const;
-  absl::Status RecordImport(std::string_view file_sha256, std::string_view key_id,
-                            const BundleImport& import);
+  [[nodiscard]] absl::StatusOr<std::optional<BundleImport>> FindImport(
+      std::string_view file_sha256, DescriptorStatus status) const;
+  [[nodiscard]] absl::Status RecordImport(std::string_view file_sha256, std::string_view key_id,
+                                          const BundleImport& import);
 
   std::int64_t max_bundle_bytes() const;
 
@@ -89,9 +91,9 @@ class BundleInbox::Upload {
   ~Upload();
   std::int64_t size() const { return size_; }
   // Appends at the end and fsyncs. ResourceExhausted past max_bundle_bytes (nothing written).
-  absl::Status Append(std::string_view bytes);
+  [[nodiscard]] absl::Status Append(std::string_view bytes);
   // The whole staged file.
-  absl::StatusOr<std::string> ReadAll() const;
+  [[nodiscard]] absl::StatusOr<std::string> ReadAll() const;
   // Deletes the staged file (after an import, or when the bundle was refused).
   void Discard();
 

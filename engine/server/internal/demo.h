@@ -1,7 +1,8 @@
 // engine/server/internal/demo: hashmatchd --demo. Loads the public test images and videos as
 // VERIFIED descriptors (idempotent: the store merges repeats) and keeps one API key per role in
 // DATA/demo-keys.json (JSON object role -> key, mode 0600; reused across restarts while its keys
-// still authenticate). Internal to engine/server; called once at start, before serving.
+// still authenticate). Internal to engine/server; called once at start, before serving, from one
+// thread.
 #pragma once
 
 #include <string>

@@ -1,8 +1,9 @@
-// engine/server/keys: the API key table (DIR/keys.db).
+// engine/server/internal/keys: the API key table (DIR/keys.db).
 //
 // Owns the keys: one role each, a label, a rate, created/revoked times, and the SHA-256 digest of
 // the secret, never the secret itself (it is returned once, by Create). Authenticate is on every
 // RPC's path, so the active keys are also held in memory; this process is the table's only writer.
+// Internal to engine/server. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -34,16 +35,16 @@ class KeyTable {
  public:
   virtual ~KeyTable() = default;
   // Label at most 256 bytes; rate >= 0.
-  virtual absl::StatusOr<NewApiKey> Create(Role role, std::string_view label,
-                                           double rate_per_second) = 0;
+  [[nodiscard]] virtual absl::StatusOr<NewApiKey> Create(Role role, std::string_view label,
+                                                         double rate_per_second) = 0;
   // The active key with this secret; Unauthenticated otherwise (unknown, malformed or revoked:
   // the message does not say which).
-  virtual absl::StatusOr<ApiKeyInfo> Authenticate(std::string_view secret) const = 0;
-  virtual absl::StatusOr<std::vector<ApiKeyInfo>> List() const = 0;
+  [[nodiscard]] virtual absl::StatusOr<ApiKeyInfo> Authenticate(std::string_view secret) const = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<ApiKeyInfo>> List() const = 0;
   // NotFound for an unknown id; revoking twice is a no-op.
-  virtual absl::Status Revoke(std::string_view key_id) = 0;
+  [[nodiscard]] virtual absl::Status Revoke(std::string_view key_id) = 0;
 };
 
-absl::StatusOr<std::unique_ptr<KeyTable>> OpenKeyTable(const std::string& path);
+[[nodiscard]] absl::StatusOr<std::unique_ptr<KeyTable>> OpenKeyTable(const std::string& path);
 
 }  // namespace hashmatch::server

@@ -1,9 +1,9 @@
-// engine/server/metrics: what hashmatchd counts, and the Prometheus text form of it.
+// engine/server/internal/metrics: what hashmatchd counts, and the Prometheus text form of it.
 //
 // Owns per-method call counters (by status code), per-method latency histograms and the
 // lookup/match counters. The call path only increments atomics in fixed arrays (one slot per
 // method of auth.h's table), so recording never takes a lock; AdminService.GetStats and the
-// --metrics-listen endpoint read a Snapshot.
+// --metrics-listen endpoint read a Snapshot. Internal to engine/server. Thread-safe.
 #pragma once
 
 #include <array>

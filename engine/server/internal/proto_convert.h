@@ -53,10 +53,4 @@ struct ParsedHash {
 [[nodiscard]] absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h,
                                                    const std::string& where);
 
-// The raw bytes of a fixed-size hash, as HashValue.raw and the Computed* messages hold them.
-template <typename Hash>
-std::string Raw(const Hash& hash) {
-  return std::string(reinterpret_cast<const char*>(hash.bytes.data()), hash.bytes.size());
-}
-
 }  // namespace hashmatch::server

@@ -158,7 +158,8 @@ struct Services::Impl {
 
   IndexGauges Gauges() const;
 
-  absl::StatusOr<index::MatchOptions> Options(const Call& call, const v1::MatchOptions& in);
+  [[nodiscard]] absl::StatusOr<index::MatchOptions> Options(const Call& call,
+                                                            const v1::MatchOptions& in);
 
   // The API form of one match, cut to what the caller's role may see.
   void FillMatch(const Call& call, const index::Match& m, Signal signal, v1::Match* out);

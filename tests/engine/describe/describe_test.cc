@@ -34,12 +34,12 @@ TEST_CASE("an image is described as the modules below would hash it", "[describe
   const std::vector<DescriptorValue> values = Values(*d);
   REQUIRE(values.size() == 4);
   CHECK(values[0].signal == Signal::kPdq);
-  CHECK(values[0].value == RawBytes(pdq->hash));
+  CHECK(values[0].value == std::string(pdq->hash.AsChars()));
   CHECK(values[0].quality == pdq->quality);
   CHECK(values[1].signal == Signal::kMd5);
   CHECK(values[2].signal == Signal::kSha1);
   CHECK(values[3].signal == Signal::kSha256);
-  CHECK(values[3].value == RawBytes(image.digests.sha256));
+  CHECK(values[3].value == std::string(image.digests.sha256.AsChars()));
   CHECK(values[3].quality == -1);
 }
 

@@ -94,6 +94,11 @@ class HashCliTest(unittest.TestCase):
             want = [l.strip().split(",") for l in f if l.strip()]
         self.assertEqual([(o["frame"], o["quality"], o["pdq"]) for o in got],
                          [(int(w[0]), int(w[1]), w[2]) for w in want])
+        # README: the same fields plus container, codec, width, height, fps.
+        self.assertEqual({k: got[0][k] for k in ("container", "codec", "width", "height", "fps")},
+                         {"container": "MP4", "codec": "h264", "width": 320, "height": 240,
+                          "fps": 25})
+        self.assertEqual(got[1]["timestamp"], 0.04)  # frame 1 of 25 fps, 3 decimals
 
     def test_every_whitelisted_container_decodes_and_truncation_is_an_error(self):
         name = "v1-slideshow-320x240-25fps"

@@ -52,15 +52,15 @@ class Collector {
 std::string Trim(std::string_view s);
 
 // Hex of `signal`'s length, either case → raw bytes; the error says what is wrong.
-absl::StatusOr<std::string> HexValue(std::string_view hex, Signal signal);
+[[nodiscard]] absl::StatusOr<std::string> HexValue(std::string_view hex, Signal signal);
 
 // One importer per format: records and problems go to `out`.
 void ImportTeCsv(std::istream& in, const ImportOptions& o, Collector& out, ImportResult& r);
 void ImportHmaCsv(std::istream& in, const ImportOptions& o, Collector& out);
 void ImportDigestList(std::istream& in, const ImportOptions& o, Collector& out);
 // VICS JSON; a non-OK status is a file-level failure. Notes go to `r`.
-absl::Status ImportVicsJson(std::istream& in, const ImportOptions& o, Collector& out,
-                            ImportResult& r);
+[[nodiscard]] absl::Status ImportVicsJson(std::istream& in, const ImportOptions& o, Collector& out,
+                                          ImportResult& r);
 
 // A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
 std::string CsvField(std::string_view field);
