@@ -21,8 +21,8 @@ packages=(
   nlohmann-json3-dev
   # tests: Catch2 v2, the Python gRPC client, ffmpeg CLI to make fixture videos
   catch2 python3-grpcio python3-protobuf ffmpeg
-  # tests: throwaway TLS certificates for the TLS/mTLS end-to-end test
-  openssl
+  # tests: throwaway TLS certificates for the TLS/mTLS end-to-end test; memcheck of video decoding
+  openssl valgrind
 )
 
 missing=()

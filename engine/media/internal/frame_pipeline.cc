@@ -38,7 +38,11 @@ class RgbConverter {
       if (!sws_)
         return absl::InvalidArgumentError("video: cannot convert this pixel format to RGB");
       stride_ = static_cast<std::size_t>(width_) * 3;
-      rgb_.resize(stride_ * static_cast<std::size_t>(height_));
+      size_ = stride_ * static_cast<std::size_t>(height_);
+      // swscale's vector code stores whole words and runs past the last pixel of the last row
+      // (seen: 16 bytes at 2x2 chroma with an odd width); the slack keeps those stores inside
+      // the buffer. Rows stay unpadded, as Meta's vPDQ hasher has them.
+      rgb_.resize(size_ + kScalerSlackBytes);
     }
     std::uint8_t* planes[1] = {rgb_.data()};
     const int strides[1] = {static_cast<int>(stride_)};
@@ -46,13 +50,15 @@ class RgbConverter {
       return absl::InvalidArgumentError(
           absl::StrCat("video: frame ", number, " could not be converted"));
     }
-    return VideoFrame{number, width_, height_, stride_, rgb_};
+    return VideoFrame{number, width_, height_, stride_, std::span(rgb_.data(), size_)};
   }
 
  private:
   std::unique_ptr<SwsContext, SwsFree> sws_;
   int width_ = 0, height_ = 0, format_ = -1;
+  static constexpr std::size_t kScalerSlackBytes = 64;
   std::size_t stride_ = 0;
+  std::size_t size_ = 0;  // of the frame in rgb_
   std::vector<std::uint8_t> rgb_;
 };
 
