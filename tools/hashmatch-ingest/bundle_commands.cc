@@ -15,6 +15,7 @@ using bundle::ReadPublicKey;
 using bundle::SignBundleFile;
 using bundle::VerifyBundle;
 using bundle::WriteKeyPair;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -36,6 +36,7 @@ using bundle::WriteBundle;
 using sys::DefaultThreads;
 using sys::ListInputFiles;
 using sys::ParallelOrdered;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -23,6 +23,7 @@ using cli::AddConnectFlags;
 using cli::ConnectFlags;
 using cli::DescribeRpcError;
 using cli::MakeContext;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -23,9 +23,8 @@ using bundle::ScanBundle;
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
 using cli::DescribeRpcError;
-using cli::MakeChannel;
 using cli::MakeContext;
-using cli::ReadApiKey;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -17,6 +17,7 @@ namespace hashmatch::ingest {
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
 using cli::DescribeRpcError;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -19,6 +19,7 @@ namespace hashmatch::client {
 using sys::DefaultThreads;
 using sys::ListInputFiles;
 using sys::ParallelOrdered;
+
 namespace {
 
 struct HashFlags {

@@ -14,10 +14,7 @@ namespace hashmatch::client {
 using bundle::ReadPublicKey;
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
-using cli::DescribeRpcError;
-using cli::MakeChannel;
-using cli::MakeContext;
-using cli::ReadApiKey;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;

@@ -27,6 +27,7 @@ using sys::DefaultThreads;
 using sys::ListInputFiles;
 using sys::ParallelOrdered;
 using sys::ReadFileBounded;
+
 namespace {
 
 constexpr int kDeadlineSeconds = 60;

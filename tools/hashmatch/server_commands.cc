@@ -13,6 +13,7 @@ namespace hashmatch::client {
 
 using cli::AddConnectFlags;
 using cli::ConnectFlags;
+
 namespace {
 
 namespace v1 = ::hashmatch::v1;
