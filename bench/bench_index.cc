@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_index_measure.h"
 #include "bench/bench_json.h"
 #include "index/internal/hamming_scan.h"
 #include "index/internal/mih_index.h"
@@ -34,100 +35,17 @@
 namespace {
 
 namespace hi = hashmatch::index;
-using Clock = std::chrono::steady_clock;
-using Labels = std::vector<std::int64_t>;
-constexpr int kBytes = 32;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-double RssBytes() {
-  malloc_trim(0);
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-struct Result {
-  std::string name;
-  double build_s = 0, load_s = -1, bytes_per_hash = 0, p50_us = 0, p99_us = 0, batch_qps = 0,
-         recall = 0;
-};
-
-struct Workload {
-  std::int64_t n = 0;
-  int threshold = 31, batch = 1000, single = 300;
-  double seconds_per_phase = 20;  // slow baselines stop early, after at least one batch
-  std::vector<std::uint8_t> queries;
-  std::vector<std::int64_t> planted;  // stored label of each query, or -1
-  std::vector<int> planted_distance;
-  int query_count() const { return static_cast<int>(planted.size()); }
-  const std::uint8_t* query(int i) const { return &queries[static_cast<std::size_t>(i) * kBytes]; }
-};
-
-// Times single and batch calls of one structure and checks recall on the planted queries.
-// `expected[q]`: the label the structure must return for planted query q (or -1).
-void Measure(const Workload& w, const std::vector<std::int64_t>& expected_label, Result* r,
-             const std::function<Labels(const std::uint8_t*)>& one,
-             const std::function<std::vector<Labels>(const std::uint8_t*, int)>& batch) {
-  int found = 0, expected = 0, done = 0;
-  const auto start = Clock::now();
-  for (int b0 = 0; b0 < w.query_count(); b0 += w.batch) {
-    const int nb = std::min(w.batch, w.query_count() - b0);
-    const std::vector<Labels> hits = batch(w.query(b0), nb);
-    for (int i = 0; i < nb; ++i) {
-      const int q = b0 + i;
-      if (w.planted[q] < 0 || w.planted_distance[q] > w.threshold) continue;
-      ++expected;
-      found += std::count(hits[i].begin(), hits[i].end(), expected_label[q]) > 0;
-    }
-    done += nb;
-    if (Seconds(start, Clock::now()) > w.seconds_per_phase) break;
-  }
-  r->batch_qps = done / Seconds(start, Clock::now());
-  r->recall = expected ? static_cast<double>(found) / expected : 1.0;
-  std::vector<double> us;
-  const auto single_start = Clock::now();
-  for (int i = 0; i < std::min(w.single, w.query_count()); ++i) {
-    const auto t0 = Clock::now();
-    const Labels hits = one(w.query(i));
-    us.push_back(1e6 * Seconds(t0, Clock::now()));
-    if (Seconds(single_start, Clock::now()) > w.seconds_per_phase && us.size() >= 20) break;
-  }
-  r->p50_us = Percentile(us, 0.50);
-  r->p99_us = Percentile(us, 0.99);
-}
-
-void Print(const Result& r) {
-  std::printf(
-      "%-36s build %7.2f s  load %6s  %6.1f B/hash   p50 %9.1f us  p99 %9.1f us  "
-      "batch %9.1f q/s  recall %.4f\n",
-      r.name.c_str(), r.build_s,
-      r.load_s < 0 ? "-" : (std::to_string(r.load_s).substr(0, 5) + " s").c_str(), r.bytes_per_hash,
-      r.p50_us, r.p99_us, r.batch_qps, r.recall);
-  std::fflush(stdout);
-}
-
-// FAISS range_search as Labels (FAISS keeps distance < radius: pass threshold + 1).
-std::vector<Labels> FaissRange(const faiss::IndexBinary& index, const std::uint8_t* q, int nq,
-                               int threshold) {
-  faiss::RangeSearchResult res(nq);
-  index.range_search(nq, q, threshold + 1, &res);
-  std::vector<Labels> out(nq);
-  for (int i = 0; i < nq; ++i)
-    out[i].assign(res.labels + res.lims[i], res.labels + res.lims[i + 1]);
-  return out;
-}
+using hashmatch::bench::Clock;
+using hashmatch::bench::FaissRange;
+using hashmatch::bench::Labels;
+using hashmatch::bench::Measure;
+using hashmatch::bench::Percentile;
+using hashmatch::bench::Print;
+using hashmatch::bench::Result;
+using hashmatch::bench::RssBytes;
+using hashmatch::bench::Seconds;
+using hashmatch::bench::Workload;
+constexpr int kBytes = hashmatch::bench::kCodeBytes;
 
 }  // namespace
 
