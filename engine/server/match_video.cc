@@ -96,13 +96,6 @@ grpc::Status ReadQuery(grpc::ServerReader<v1::MatchVideoChunk>* reader, const Se
   return grpc::Status::OK;
 }
 
-void FillRange(const index::TimeRange& r, v1::TimeRange* out) {
-  out->set_query_start_seconds(r.query_start);
-  out->set_query_end_seconds(r.query_end);
-  out->set_known_start_seconds(r.stored_start);
-  out->set_known_end_seconds(r.stored_end);
-}
-
 }  // namespace
 
 grpc::Status Services::Impl::RunVideo(Call& call, grpc::ServerReader<v1::MatchVideoChunk>* reader,

@@ -66,6 +66,46 @@ std::optional<Role> FromProto(v1::Role role) {
   return ParseRole(RoleName(ours)) ? std::optional(ours) : std::nullopt;
 }
 
+void FillDescriptor(const index::Descriptor& d, bool police, v1::Descriptor* out) {
+  out->set_id(d.id);
+  out->mutable_hash()->set_signal(ToProto(d.signal));
+  out->mutable_hash()->set_raw(d.value);
+  if (d.quality >= 0) out->mutable_hash()->set_quality(d.quality);
+  out->set_category(d.category);
+  out->set_status(ToProto(d.status));
+  out->set_created_unix_ms(d.created_ms);
+  out->set_status_changed_unix_ms(d.status_changed_ms);
+  out->set_status_changed_by(d.status_changed_by);
+  out->set_status_reason(d.status_reason);
+  for (const index::Provenance& p : d.provenance) {
+    v1::Provenance* o = out->add_provenance();
+    o->set_agency(p.contribution.agency);
+    if (police) o->set_case_ref(p.contribution.case_ref);
+    o->set_contributor(p.contribution.contributor);
+    o->set_bundle_id(p.contribution.bundle_id);
+    o->set_added_unix_ms(p.added_ms);
+  }
+}
+
+void FillImport(const BundleImport& in, v1::BundleImport* out) {
+  out->set_bundle_id(in.bundle_id);
+  out->set_records(in.records);
+  out->set_added(in.added);
+  out->set_merged(in.merged);
+  out->set_status(ToProto(in.status));
+  out->set_agency(in.agency);
+  out->set_signer_fingerprint(in.signer_fingerprint);
+  out->set_commit_seq(in.commit_seq);
+  out->set_imported_unix_ms(in.imported_ms);
+}
+
+void FillRange(const index::TimeRange& r, v1::TimeRange* out) {
+  out->set_query_start_seconds(r.query_start);
+  out->set_query_end_seconds(r.query_end);
+  out->set_known_start_seconds(r.stored_start);
+  out->set_known_end_seconds(r.stored_end);
+}
+
 absl::StatusOr<ParsedHash> ParseHash(const v1::HashValue& h, const std::string& where) {
   const std::optional<Signal> signal = FromProto(h.signal());
   if (!signal) {

@@ -1,6 +1,8 @@
 // engine/server/internal/proto_convert: the one boundary between the API's messages and the
 // engine's types. Every enum conversion (with static_asserts that the proto's numbers and ours
-// agree), client hashes parsed into raw values, and the only absl::Status -> grpc::Status mapping.
+// agree), the engine's records as messages, client hashes parsed into raw values, and the only
+// absl::Status -> grpc::Status mapping. (What a role may see of a match is the services' rule:
+// Services::Impl::FillMatch.)
 // Internal to engine/server. Pure functions: thread-safe.
 #pragma once
 
@@ -12,8 +14,13 @@
 #include "absl/status/statusor.h"
 #include "engine/core/core.h"
 #include "engine/server/internal/auth.h"
+#include "engine/server/internal/bundles.h"
 #include "hashmatch/v1/admin.pb.h"
+#include "hashmatch/v1/ingest.pb.h"
+#include "hashmatch/v1/match.pb.h"
 #include "hashmatch/v1/types.pb.h"
+#include "index/matcher.h"
+#include "index/store.h"
 
 namespace hashmatch::server {
 
@@ -39,6 +46,14 @@ v1::Role ToProto(Role role);
 std::optional<Signal> FromProto(v1::Signal signal);
 std::optional<DescriptorStatus> FromProto(v1::DescriptorStatus status);
 std::optional<Role> FromProto(v1::Role role);
+
+// ---- Messages ----
+
+// A stored descriptor for ict/police (GetDescriptor, ListDescriptors); case references only when
+// `police`.
+void FillDescriptor(const index::Descriptor& d, bool police, v1::Descriptor* out);
+void FillImport(const BundleImport& in, v1::BundleImport* out);
+void FillRange(const index::TimeRange& r, v1::TimeRange* out);
 
 // ---- Hashes ----
 
