@@ -91,6 +91,20 @@ absl::StatusOr<ImageDescriptors> Describer::DescribeImage(std::span<const std::u
   } else {
     HM_ASSIGN_OR_RETURN(out.pdq, image_pdq_.Hash(pixels));
   }
+  if (options_.trim_borders) {
+    const BorderResult borders = FindContent(pixels, options_.borders);
+    if (borders.kind == BorderResult::Kind::kTrimmed) {
+      TrimmedContent& trimmed = out.trimmed.emplace();
+      trimmed.box = borders.box;
+      const hash::PixelView content = Crop(pixels, borders.box);
+      if (options_.dihedral) {
+        HM_ASSIGN_OR_RETURN(trimmed.dihedral, image_pdq_.HashDihedral(content));
+        trimmed.pdq = {trimmed.dihedral->hashes[0], trimmed.dihedral->quality};
+      } else {
+        HM_ASSIGN_OR_RETURN(trimmed.pdq, image_pdq_.Hash(content));
+      }
+    }
+  }
   HM_ASSIGN_OR_RETURN(out.digests, hash::ComputeDigests(bytes));
   return out;
 }

@@ -26,12 +26,58 @@
 
 namespace hashmatch::describe {
 
+// ---- Borders ----
+// Uniform or near-uniform borders of any colour — black or white bars, letterbox and pillarbox,
+// coloured frames, blank caption bands, the margins of a screenshot — are found by peeling lines
+// off each side: a line (row or column of the current box) belongs to the side's border when at
+// most `max_off_fraction` of its pixels differ, in any channel, by more than `tolerance` from the
+// side's colour (the per-channel median of that side's outermost line). Sides are peeled in turn
+// until none changes, so nested frames of different colours go too. A side peeled by fewer than
+// `min_border` lines is left alone. Content smaller than `min_content_side` on a side, or than
+// `min_content_fraction` of the image's area, is not content: the image is all border.
+struct BorderOptions {
+  int tolerance = 24;              // per channel, of 255: JPEG noise on a flat bar stays inside
+  double max_off_fraction = 0.02;  // of a line's pixels: a thin rule or a few artefacts
+  int min_border = 2;              // lines
+  int min_content_side = 32;       // pixels
+  double min_content_fraction = 0.1;
+};
+
+struct ContentBox {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+struct BorderResult {
+  enum class Kind {
+    kNone,       // no border: box is the whole image
+    kTrimmed,    // box holds the content inside the borders
+    kAllBorder,  // what is left is too small to be content (a near-uniform image)
+  };
+  Kind kind = Kind::kNone;
+  ContentBox box;
+};
+
+[[nodiscard]] BorderResult FindContent(const hash::PixelView& pixels,
+                                       const BorderOptions& options = {});
+
+// The pixels of `box` inside `pixels` (no copy).
+hash::PixelView Crop(const hash::PixelView& pixels, const ContentBox& box);
+
+// The content inside an image's borders (DescribeOptions::trim_borders): where it is, and its
+// PDQ (and dihedral hashes, with DescribeOptions::dihedral).
+struct TrimmedContent {
+  ContentBox box;
+  hash::PdqHash pdq;
+  std::optional<hash::PdqDihedralHashes> dihedral;
+};
+
 struct ImageDescriptors {
   media::ImageFormat format;
   int width = 0;
   int height = 0;
   hash::PdqHash pdq;
   std::optional<hash::PdqDihedralHashes> dihedral;  // when DescribeOptions::dihedral
+  std::optional<TrimmedContent> trimmed;            // when trim_borders finds a border
   hash::Digests digests;
 };
 
@@ -53,6 +99,9 @@ struct DescribeOptions {
   media::VideoLimits video_limits;
   bool dihedral = false;          // images: also the 8 dihedral hashes
   double seconds_per_hash = 1.0;  // videos: one frame per this many seconds (0: every frame)
+  // Images: also hash the content inside uniform borders (FindContent), when there are some.
+  bool trim_borders = false;
+  BorderOptions borders;
 };
 
 // One descriptor value as the store and the bundles hold it: raw bytes, quality for PDQ
