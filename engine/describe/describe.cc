@@ -60,8 +60,10 @@ absl::StatusOr<Descriptors> Describer::Describe(std::span<const std::uint8_t> by
   }
   if (video) return DescribeVideo(bytes);
   if (accept == MediaKind::kVideo) {
-    // Say what the bytes are when they are an image; else the video prober's own reason.
-    if (media::DecodeImage(bytes, options_.image_limits).ok()) {
+    // Say what the bytes are when they are an image (from the header alone: this is an error
+    // path, and the caller's image limits may not be the server's); else the video prober's
+    // own reason.
+    if (media::ProbeImage(bytes).ok()) {
       return absl::InvalidArgumentError(
           "video: the bytes are an image, not a video (send images with MatchMedia)");
     }
